@@ -1,0 +1,31 @@
+"""Configuration read from environment variables, with defaults for a local run."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_UNITS_FILE = Path(__file__).parent / "data" / "gangwen.json"
+
+
+@dataclass(frozen=True)
+class Config:
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    units_file: Path = DEFAULT_UNITS_FILE
+    timezone: str = "Asia/Shanghai"
+    idempotency_ttl_seconds: int = 24 * 3600
+    max_content_length: int = 64 * 1024
+    extra: dict[str, object] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Config:
+        env = dict(os.environ if env is None else env)
+        return cls(
+            redis_url=env.get("REDIS_URL", cls.redis_url),
+            units_file=Path(env.get("COORDINATION_UNITS_FILE", str(DEFAULT_UNITS_FILE))),
+            timezone=env.get("COORDINATION_TIMEZONE", cls.timezone),
+            idempotency_ttl_seconds=int(
+                env.get("COORDINATION_IDEMPOTENCY_TTL", cls.idempotency_ttl_seconds)
+            ),
+        )
