@@ -1,0 +1,32 @@
+"""The domain's errors: each names what was wrong."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """A command that cannot be carried out in the current state."""
+
+    field: str = "state"
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if field is not None:
+            self.field = field
+
+
+class UnknownPlace(DomainError):
+    def __init__(self, place: str) -> None:
+        super().__init__(f"unknown place or unit: {place!r}", field="place")
+        self.place = place
+
+
+class InvalidTransition(DomainError):
+    def __init__(self, command: str, state: str) -> None:
+        super().__init__(f"cannot {command} an incident that is {state}")
+        self.command = command
+        self.state = state
+
+
+class NotAllowed(DomainError):
+    """The actor's role or unit may not do this."""

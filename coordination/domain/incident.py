@@ -1,0 +1,495 @@
+"""The incident aggregate: its commands, its events, and the rules between them.
+
+``decide(state, command, ctx)`` turns a command into events or raises a ``DomainError``;
+``evolve(state, event)`` folds one event into the state. Neither does any I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from enum import Enum
+from functools import singledispatch
+
+from coordination.domain.errors import DomainError, InvalidTransition
+from coordination.domain.units import HANDLING_LEVELS, Jurisdiction, Level
+
+
+class Kind(str, Enum):
+    SUPPLY_DELIVERY = "supply_delivery"
+    QUARANTINE_VISIT = "quarantine_visit"
+    NIGHT_EMERGENCY = "night_emergency"
+    WORK_ORDER = "work_order"
+
+
+class Category(str, Enum):
+    CONSULTATION = "consultation"
+    TIP = "tip"
+    COMPLAINT = "complaint"
+
+
+class Priority(str, Enum):
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+    URGENT = "urgent"
+
+
+class Status(str, Enum):
+    NEW = "new"
+    DISPATCHED = "dispatched"
+    SIGNED = "signed"
+    RETURNED = "returned"
+    HANDED_DOWN = "handed_down"
+    RESOLVED = "resolved"
+    VISITED = "visited"
+    CLOSED = "closed"
+
+
+class Satisfaction(str, Enum):
+    SATISFIED = "satisfied"
+    BASICALLY_SATISFIED = "basically_satisfied"
+    UNSATISFIED = "unsatisfied"
+
+
+@dataclass(frozen=True)
+class Contact:
+    name: str
+    phone: str
+
+
+@dataclass(frozen=True)
+class SupplyItem:
+    item: str
+    quantity: int
+    measure: str = "piece"
+
+
+# --- commands -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReportIncident:
+    incident_id: str
+    kind: Kind
+    title: str
+    place: str
+    reporter: Contact
+    description: str = ""
+    address: str = ""
+    priority: Priority = Priority.NORMAL
+    epidemic: bool = False
+    category: Category | None = None
+    items: tuple[SupplyItem, ...] = ()
+    person: Contact | None = None
+
+
+@dataclass(frozen=True)
+class DispatchIncident:
+    unit: str
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class SignFor:
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class ReturnIncident:
+    reason: str
+
+
+@dataclass(frozen=True)
+class HandDown:
+    community: str | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class ResolveIncident:
+    summary: str
+    signed_off_by: str
+
+
+@dataclass(frozen=True)
+class RecordReturnVisit:
+    result: Satisfaction
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class CloseIncident:
+    note: str = ""
+
+
+Command = (
+    ReportIncident
+    | DispatchIncident
+    | SignFor
+    | ReturnIncident
+    | HandDown
+    | ResolveIncident
+    | RecordReturnVisit
+    | CloseIncident
+)
+
+# --- events -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IncidentReported:
+    incident_id: str
+    kind: Kind
+    title: str
+    place: str
+    place_unit: str
+    reporter: Contact
+    description: str = ""
+    address: str = ""
+    priority: Priority = Priority.NORMAL
+    epidemic: bool = False
+    category: Category | None = None
+    items: tuple[SupplyItem, ...] = ()
+    person: Contact | None = None
+
+
+@dataclass(frozen=True)
+class IncidentDispatched:
+    unit: str
+    level: Level
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class IncidentSignedFor:
+    unit: str
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class IncidentReturned:
+    unit: str
+    to_unit: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class IncidentHandedDown:
+    unit: str
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class IncidentResolved:
+    unit: str
+    summary: str
+    signed_off_by: str
+
+
+@dataclass(frozen=True)
+class ReturnVisitRecorded:
+    result: Satisfaction
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class IncidentReopened:
+    unit: str
+    level: Level
+
+
+@dataclass(frozen=True)
+class IncidentClosed:
+    note: str = ""
+
+
+Event = (
+    IncidentReported
+    | IncidentDispatched
+    | IncidentSignedFor
+    | IncidentReturned
+    | IncidentHandedDown
+    | IncidentResolved
+    | ReturnVisitRecorded
+    | IncidentReopened
+    | IncidentClosed
+)
+
+EVENT_TYPES: tuple[type, ...] = (
+    IncidentReported,
+    IncidentDispatched,
+    IncidentSignedFor,
+    IncidentReturned,
+    IncidentHandedDown,
+    IncidentResolved,
+    ReturnVisitRecorded,
+    IncidentReopened,
+    IncidentClosed,
+)
+
+# --- state --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Incident:
+    """The state of one incident, folded from its events."""
+
+    id: str = ""
+    version: int = 0
+    status: Status = Status.NEW
+    kind: Kind | None = None
+    title: str = ""
+    description: str = ""
+    place: str = ""
+    place_unit: str = ""
+    address: str = ""
+    priority: Priority = Priority.NORMAL
+    epidemic: bool = False
+    category: Category | None = None
+    items: tuple[SupplyItem, ...] = ()
+    reporter: Contact | None = None
+    person: Contact | None = None
+    unit: str = ""
+    district: str = ""
+    return_reason: str = ""
+    resolution: str = ""
+    signed_off_by: str = ""
+    satisfaction: Satisfaction | None = None
+    reopened: int = 0
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a decision may consult besides the state: the unit tree."""
+
+    jurisdiction: Jurisdiction
+
+
+def fold(events: Iterable[Event], state: Incident | None = None) -> Incident:
+    """The state after applying ``events`` in order to ``state`` (a new incident by default)."""
+    state = state or Incident()
+    for event in events:
+        state = replace(evolve(state, event), version=state.version + 1)
+    return state
+
+
+# --- decide -------------------------------------------------------------------------------
+
+
+def decide(state: Incident, command: Command, ctx: Context) -> list[Event]:
+    """The events that carrying out ``command`` on ``state`` produces."""
+    return _decide(command, state, ctx)
+
+
+def _require(state: Incident, command: str, *allowed: Status) -> None:
+    if state.status not in allowed:
+        raise InvalidTransition(command, state.status.value)
+
+
+@singledispatch
+def _decide(command: object, state: Incident, ctx: Context) -> list[Event]:
+    raise TypeError(f"unknown command {type(command).__name__}")
+
+
+@_decide.register
+def _report(command: ReportIncident, state: Incident, ctx: Context) -> list[Event]:
+    _require(state, "report", Status.NEW)
+    place_unit = ctx.jurisdiction.resolve(command.place)
+    if place_unit.level is Level.DISTRICT:
+        raise DomainError(
+            f"place {command.place!r} is the whole district; name a street, department, "
+            "community or a place within one",
+            field="place",
+        )
+    if command.kind is Kind.SUPPLY_DELIVERY and not command.items:
+        raise DomainError("a supply delivery lists at least one item", field="items")
+    if command.kind is Kind.QUARANTINE_VISIT and command.person is None:
+        raise DomainError("a quarantine visit names the person under quarantine", field="person")
+    if command.kind is Kind.WORK_ORDER and command.category is None:
+        raise DomainError("a work order has a category", field="category")
+    if command.kind is Kind.NIGHT_EMERGENCY and place_unit.level is Level.COMMUNITY:
+        target = place_unit
+    else:
+        target = ctx.jurisdiction.handling_unit_for(place_unit.id)
+    reported = IncidentReported(
+        incident_id=command.incident_id,
+        kind=command.kind,
+        title=command.title,
+        place=command.place,
+        place_unit=place_unit.id,
+        reporter=command.reporter,
+        description=command.description,
+        address=command.address,
+        priority=command.priority,
+        epidemic=command.epidemic,
+        category=command.category,
+        items=command.items,
+        person=command.person,
+    )
+    return [reported, IncidentDispatched(unit=target.id, level=target.level)]
+
+
+@_decide.register
+def _dispatch(command: DispatchIncident, state: Incident, ctx: Context) -> list[Event]:
+    _require(state, "dispatch", Status.DISPATCHED, Status.RETURNED)
+    target = ctx.jurisdiction.get(command.unit)
+    if target.level is Level.DISTRICT or not ctx.jurisdiction.within(target.id, state.district):
+        raise DomainError(
+            f"cannot dispatch to {target.id}: not a unit under {state.district}", field="unit"
+        )
+    if state.status is Status.DISPATCHED and target.id == state.unit:
+        raise DomainError(f"already dispatched to {target.id}", field="unit")
+    return [IncidentDispatched(unit=target.id, level=target.level, note=command.note)]
+
+
+@_decide.register
+def _sign_for(command: SignFor, state: Incident, ctx: Context) -> list[Event]:
+    _require(state, "sign for", Status.DISPATCHED)
+    return [IncidentSignedFor(unit=state.unit, note=command.note)]
+
+
+@_decide.register
+def _return(command: ReturnIncident, state: Incident, ctx: Context) -> list[Event]:
+    _require(state, "return", Status.DISPATCHED)
+    if not command.reason.strip():
+        raise DomainError("a return gives its reason", field="reason")
+    return [IncidentReturned(unit=state.unit, to_unit=state.district, reason=command.reason)]
+
+
+@_decide.register
+def _hand_down(command: HandDown, state: Incident, ctx: Context) -> list[Event]:
+    _require(state, "hand down", Status.SIGNED)
+    community = command.community or state.place_unit
+    unit = ctx.jurisdiction.get(community)
+    if unit.level is not Level.COMMUNITY or not ctx.jurisdiction.within(unit.id, state.unit):
+        raise DomainError(
+            f"cannot hand down to {community}: not a community under {state.unit}",
+            field="community",
+        )
+    return [IncidentHandedDown(unit=unit.id, note=command.note)]
+
+
+@_decide.register
+def _resolve(command: ResolveIncident, state: Incident, ctx: Context) -> list[Event]:
+    _require(state, "resolve", Status.SIGNED, Status.HANDED_DOWN)
+    if not command.summary.strip():
+        raise DomainError("a resolution says what was done", field="summary")
+    if not command.signed_off_by.strip():
+        raise DomainError(
+            "a resolution carries the responsible officer's sign-off", "signed_off_by"
+        )
+    return [
+        IncidentResolved(
+            unit=state.unit, summary=command.summary, signed_off_by=command.signed_off_by
+        )
+    ]
+
+
+@_decide.register
+def _visit(command: RecordReturnVisit, state: Incident, ctx: Context) -> list[Event]:
+    _require(state, "record a return visit for", Status.RESOLVED)
+    visited = ReturnVisitRecorded(result=command.result, note=command.note)
+    if command.result is Satisfaction.UNSATISFIED:
+        level = ctx.jurisdiction.get(state.unit).level
+        return [visited, IncidentReopened(unit=state.unit, level=level)]
+    return [visited]
+
+
+@_decide.register
+def _close(command: CloseIncident, state: Incident, ctx: Context) -> list[Event]:
+    _require(state, "close", Status.VISITED)
+    return [IncidentClosed(note=command.note)]
+
+
+# --- evolve -------------------------------------------------------------------------------
+
+
+def evolve(state: Incident, event: Event) -> Incident:
+    """The state after one event; the version is counted by ``fold``."""
+    return _evolve(event, state)
+
+
+@singledispatch
+def _evolve(event: object, state: Incident) -> Incident:
+    raise TypeError(f"unknown event {type(event).__name__}")
+
+
+def _status_at(level: Level) -> Status:
+    return Status.HANDED_DOWN if level is Level.COMMUNITY else Status.DISPATCHED
+
+
+@_evolve.register
+def _(event: IncidentReported, state: Incident) -> Incident:
+    district = event.place_unit.split("/", 1)[0]
+    return replace(
+        state,
+        id=event.incident_id,
+        kind=event.kind,
+        title=event.title,
+        description=event.description,
+        place=event.place,
+        place_unit=event.place_unit,
+        address=event.address,
+        priority=event.priority,
+        epidemic=event.epidemic,
+        category=event.category,
+        items=event.items,
+        reporter=event.reporter,
+        person=event.person,
+        unit=district,
+        district=district,
+    )
+
+
+@_evolve.register
+def _(event: IncidentDispatched, state: Incident) -> Incident:
+    return replace(state, status=_status_at(event.level), unit=event.unit, return_reason="")
+
+
+@_evolve.register
+def _(event: IncidentSignedFor, state: Incident) -> Incident:
+    return replace(state, status=Status.SIGNED)
+
+
+@_evolve.register
+def _(event: IncidentReturned, state: Incident) -> Incident:
+    return replace(state, status=Status.RETURNED, unit=event.to_unit, return_reason=event.reason)
+
+
+@_evolve.register
+def _(event: IncidentHandedDown, state: Incident) -> Incident:
+    return replace(state, status=Status.HANDED_DOWN, unit=event.unit)
+
+
+@_evolve.register
+def _(event: IncidentResolved, state: Incident) -> Incident:
+    return replace(
+        state,
+        status=Status.RESOLVED,
+        resolution=event.summary,
+        signed_off_by=event.signed_off_by,
+    )
+
+
+@_evolve.register
+def _(event: ReturnVisitRecorded, state: Incident) -> Incident:
+    return replace(state, status=Status.VISITED, satisfaction=event.result)
+
+
+@_evolve.register
+def _(event: IncidentReopened, state: Incident) -> Incident:
+    status = Status.HANDED_DOWN if event.level is Level.COMMUNITY else Status.SIGNED
+    return replace(
+        state,
+        status=status,
+        unit=event.unit,
+        reopened=state.reopened + 1,
+        resolution="",
+        signed_off_by="",
+    )
+
+
+@_evolve.register
+def _(event: IncidentClosed, state: Incident) -> Incident:
+    return replace(state, status=Status.CLOSED)
