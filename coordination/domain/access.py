@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 from coordination.domain.errors import DomainError
 from coordination.domain.units import Jurisdiction
 
 
-class Role(str, Enum):
+class Role(StrEnum):
     DISPATCHER = "dispatcher"
     HANDLER = "handler"
     FIELD = "field"
@@ -17,7 +17,7 @@ class Role(str, Enum):
     ADMIN = "admin"
 
 
-class Action(str, Enum):
+class Action(StrEnum):
     READ = "read"
     REPORT = "report"
     DISPATCH = "dispatch"

@@ -8,34 +8,34 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from enum import Enum
+from enum import StrEnum
 from functools import singledispatch
 
 from coordination.domain.errors import DomainError, InvalidTransition
-from coordination.domain.units import HANDLING_LEVELS, Jurisdiction, Level
+from coordination.domain.units import Jurisdiction, Level
 
 
-class Kind(str, Enum):
+class Kind(StrEnum):
     SUPPLY_DELIVERY = "supply_delivery"
     QUARANTINE_VISIT = "quarantine_visit"
     NIGHT_EMERGENCY = "night_emergency"
     WORK_ORDER = "work_order"
 
 
-class Category(str, Enum):
+class Category(StrEnum):
     CONSULTATION = "consultation"
     TIP = "tip"
     COMPLAINT = "complaint"
 
 
-class Priority(str, Enum):
+class Priority(StrEnum):
     LOW = "low"
     NORMAL = "normal"
     HIGH = "high"
     URGENT = "urgent"
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     NEW = "new"
     DISPATCHED = "dispatched"
     SIGNED = "signed"
@@ -46,7 +46,7 @@ class Status(str, Enum):
     CLOSED = "closed"
 
 
-class Satisfaction(str, Enum):
+class Satisfaction(StrEnum):
     SATISFIED = "satisfied"
     BASICALLY_SATISFIED = "basically_satisfied"
     UNSATISFIED = "unsatisfied"

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from coordination.domain.errors import UnknownPlace
 
 
-class Level(str, Enum):
+class Level(StrEnum):
     DISTRICT = "district"
     STREET = "street"
     DEPARTMENT = "department"
