@@ -95,12 +95,10 @@ class EmbeddedServer:
             if self._wait_ready(self._proc, timeout):
                 return self
             self.kill()
-        raise RuntimeError(
-            f"server did not start on {self.host}:{self.port}; {self._diagnostics()}"
-        )
+        raise RuntimeError(f"server did not start on port {self.port}: {self._diagnostics()}")
 
     def _wait_ready(self, proc: subprocess.Popen[bytes], timeout: float) -> bool:
-        """Poll until our own process answers PING; False if it exits or times out."""
+        """Poll until our own process answers (INFO); False if it exits or times out."""
         assert self.port is not None
         client = redis.Redis(
             host=self.host, port=self.port, socket_connect_timeout=0.5, retry=Retry(NoBackoff(), 0)
