@@ -85,6 +85,7 @@ class Recorded:
     position: int
     request_hash: str = ""
     duplicate: bool = False
+    events: tuple[StoredEvent, ...] = ()
 
 
 class EventStore:
@@ -133,8 +134,15 @@ class EventStore:
         )
         if status == b"conflict":
             raise ConcurrencyConflict(stream_id, expected_version, int(payload))
-        recorded = _recorded(payload, duplicate=status == b"duplicate")
-        return recorded if recorded.stream else replace(recorded, stream=stream_id)
+        if status == b"duplicate":
+            return _recorded(payload, duplicate=True)
+        recorded = _recorded(payload, duplicate=False)
+        first = recorded.position - len(events) + 1
+        stored = tuple(
+            self._stored(json.loads(record), first + i, event)
+            for i, (record, event) in enumerate(zip(records, events, strict=True))
+        )
+        return replace(recorded, stream=stream_id, events=stored)
 
     def recorded(self, partition: str, idempotency: Idempotency) -> Recorded | None:
         """The result first recorded under this idempotency key, if any."""
@@ -176,16 +184,21 @@ class EventStore:
 
     def _load(self, raw: bytes | str) -> StoredEvent:
         record = json.loads(raw)
+        event = self.mapper.from_record(record["type"], record["schema_version"], record["data"])
+        return self._stored(record, record["position"], event)
+
+    @staticmethod
+    def _stored(record: dict[str, Any], position: int, event: Any) -> StoredEvent:
         return StoredEvent(
             id=record["id"],
             stream=record["stream"],
             version=record["version"],
-            position=record["position"],
+            position=position,
             time=datetime.fromisoformat(record["time"]),
             actor=record["actor"],
             type=record["type"],
             schema_version=record["schema_version"],
-            event=self.mapper.from_record(record["type"], record["schema_version"], record["data"]),
+            event=event,
         )
 
 

@@ -1,0 +1,183 @@
+"""The incident resource: report, read, and one POST per command of its life."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Any
+
+from flask import current_app, request
+from flask.views import MethodView
+from flask_smorest import Blueprint, abort
+
+from coordination.api import present
+from coordination.api.auth import authenticate, current_actor, current_token
+from coordination.domain import incident as domain
+from coordination.domain.access import Action
+from coordination.eventstore import Idempotency
+from coordination.service import IncidentService, Written
+from schemas.incidents import (
+    DispatchSchema,
+    EventSchema,
+    HandDownSchema,
+    IncidentSchema,
+    NoteSchema,
+    ReportIncidentSchema,
+    ResolveSchema,
+    ReturnSchema,
+    ReturnVisitSchema,
+    WrittenSchema,
+)
+
+blp = Blueprint("incidents", __name__, url_prefix="/incidents", description="Incidents")
+blp.before_request(authenticate)
+
+IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+def service() -> IncidentService:
+    return current_app.extensions["coordination"].incidents
+
+
+def idempotency() -> Idempotency | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    if not IDEMPOTENCY_KEY.match(key):
+        problem = "1 to 128 letters, digits or . _ : -"
+        abort(
+            422,
+            message=f"Idempotency-Key: {problem}.",
+            errors={"headers": {"Idempotency-Key": [problem]}},
+        )
+    digest = hashlib.sha256()
+    for part in (request.method.encode(), request.path.encode(), request.get_data()):
+        digest.update(len(part).to_bytes(8, "big") + part)
+    return Idempotency(current_token().id, key, digest.hexdigest())
+
+
+def expected_version(data: dict[str, Any]) -> int | None:
+    """The version the client expects, from the body or an If-Match header."""
+    body = data.pop("expected_version", None)
+    header = request.headers.get("If-Match")
+    if header is None:
+        return body
+    match = re.fullmatch(r'\s*(?:W/)?"?(\d{1,10})"?\s*', header)
+    if match is None:
+        abort(
+            422,
+            message="If-Match: not a version.",
+            errors={"headers": {"If-Match": ["Not a version number."]}},
+        )
+    return int(match.group(1))
+
+
+def written(result: Written, status: int) -> tuple[dict[str, Any], int, dict[str, str]]:
+    state = result.incident
+    body = {
+        "id": state.id,
+        "version": state.version,
+        "position": result.position,
+        "incident": present.incident(state, result.history, current_actor()),
+    }
+    headers = {"ETag": f'"{state.version}"', "Location": f"/incidents/{state.id}"}
+    if result.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return body, status, headers
+
+
+@blp.route("")
+class Incidents(MethodView):
+    @blp.arguments(ReportIncidentSchema)
+    @blp.response(201, WrittenSchema)
+    def post(self, fields: dict[str, Any]) -> Any:
+        """Report an incident; it is dispatched at once to the unit that owns its place."""
+        return written(service().report(current_actor(), fields, idempotency()), 201)
+
+
+@blp.route("/<incident_id>")
+class IncidentById(MethodView):
+    @blp.response(200, IncidentSchema)
+    def get(self, incident_id: str) -> Any:
+        """One incident, as its events fold."""
+        state, history = service().load(current_actor(), incident_id)
+        return (
+            present.incident(state, history, current_actor()),
+            200,
+            {"ETag": f'"{state.version}"'},
+        )
+
+
+@blp.route("/<incident_id>/events")
+class IncidentEvents(MethodView):
+    @blp.response(200, EventSchema(many=True))
+    def get(self, incident_id: str) -> Any:
+        """The incident's events in order."""
+        _, history = service().load(current_actor(), incident_id)
+        return [present.event(e, current_actor()) for e in history]
+
+
+def _command_route(path: str, schema: type, action: Action, make: Any, summary: str) -> None:
+    @blp.arguments(schema)
+    @blp.response(200, WrittenSchema)
+    def post(self: Any, data: dict[str, Any], incident_id: str) -> Any:
+        expected = expected_version(data)
+        result = service().execute(
+            current_actor(), incident_id, action, make(data), expected, idempotency()
+        )
+        return written(result, 200)
+
+    post.__doc__ = summary
+    view = type(f"{action.value.title().replace('_', '')}View", (MethodView,), {"post": post})
+    blp.route(f"/<incident_id>/{path}")(view)
+
+
+_command_route(
+    "dispatch",
+    DispatchSchema,
+    Action.DISPATCH,
+    lambda d: domain.DispatchIncident(**d),
+    "Dispatch (again) to a street, department or community.",
+)
+_command_route(
+    "sign-for",
+    NoteSchema,
+    Action.SIGN_FOR,
+    lambda d: domain.SignFor(**d),
+    "Sign for the incident as its handling unit.",
+)
+_command_route(
+    "return",
+    ReturnSchema,
+    Action.RETURN,
+    lambda d: domain.ReturnIncident(**d),
+    "Return the incident as not ours, with a reason; the district re-dispatches it.",
+)
+_command_route(
+    "hand-down",
+    HandDownSchema,
+    Action.HAND_DOWN,
+    lambda d: domain.HandDown(**d),
+    "Hand the incident down to a community (by default the place's own).",
+)
+_command_route(
+    "resolve",
+    ResolveSchema,
+    Action.RESOLVE,
+    lambda d: domain.ResolveIncident(**d),
+    "Resolve with what was done and the responsible officer's sign-off.",
+)
+_command_route(
+    "return-visit",
+    ReturnVisitSchema,
+    Action.RECORD_VISIT,
+    lambda d: domain.RecordReturnVisit(**d),
+    "Record the return visit; unsatisfied reopens the incident.",
+)
+_command_route(
+    "close",
+    NoteSchema,
+    Action.CLOSE,
+    lambda d: domain.CloseIncident(**d),
+    "Close a visited incident.",
+)

@@ -1,0 +1,50 @@
+"""How incidents and events are shown: as data, with personal data masked for those who need
+it not."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from coordination.domain.access import ROLES_SEEING_PERSONAL_DATA, Actor
+from coordination.domain.incident import Incident
+from coordination.domain.privacy import mask_address, mask_name, mask_phone
+from coordination.eventstore import StoredEvent
+from coordination.mapper import to_data
+
+
+def incident(state: Incident, history: list[StoredEvent], actor: Actor) -> dict[str, Any]:
+    data = to_data(state)
+    data["created_at"] = history[0].time if history else None
+    data["updated_at"] = history[-1].time if history else None
+    return redact(data, actor)
+
+
+def event(stored: StoredEvent, actor: Actor) -> dict[str, Any]:
+    return {
+        "id": stored.id,
+        "stream": stored.stream,
+        "version": stored.version,
+        "position": stored.position,
+        "time": stored.time,
+        "actor": stored.actor,
+        "type": stored.type,
+        "schema_version": stored.schema_version,
+        "data": redact(to_data(stored.event), actor),
+    }
+
+
+def redact(data: dict[str, Any], actor: Actor) -> dict[str, Any]:
+    """Mask residents' names, phones and addresses unless the actor's role needs them."""
+    if actor.role in ROLES_SEEING_PERSONAL_DATA:
+        return data
+    masked = dict(data)
+    for key in ("reporter", "person"):
+        if masked.get(key):
+            contact = masked[key]
+            masked[key] = {
+                "name": mask_name(contact["name"]),
+                "phone": mask_phone(contact["phone"]),
+            }
+    if masked.get("address"):
+        masked["address"] = mask_address(masked["address"])
+    return masked

@@ -1,0 +1,149 @@
+"""Command handlers: load the stream, fold, authorize, decide, append with the expected version."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from coordination.domain.access import Action, Actor, Forbidden, OutOfScope, authorize
+from coordination.domain.incident import Command, Context, Incident, ReportIncident, decide, fold
+from coordination.domain.units import Jurisdiction
+from coordination.eventstore import ConcurrencyConflict, EventStore, Idempotency, StoredEvent
+
+Clock = Callable[[], datetime]
+
+
+class NotFound(Exception):
+    """No such incident, or none that this actor may see."""
+
+
+class VersionMismatch(Exception):
+    """The client expected another version than the incident has (or the log decided a race)."""
+
+    def __init__(self, expected: int, actual: int) -> None:
+        super().__init__(f"incident is at version {actual}, not the expected {expected}")
+        self.expected = expected
+        self.actual = actual
+
+
+class IdempotencyKeyReused(Exception):
+    """The same idempotency key was sent before with another request."""
+
+
+@dataclass(frozen=True)
+class Written:
+    """An incident after a write, with the version and log position the write reached."""
+
+    incident: Incident
+    history: list[StoredEvent]
+    position: int
+    replayed: bool = False
+
+
+class IncidentService:
+    def __init__(
+        self,
+        store: EventStore,
+        jurisdiction: Jurisdiction,
+        clock: Clock,
+        timezone: str = "Asia/Shanghai",
+    ) -> None:
+        self.store = store
+        self.jurisdiction = jurisdiction
+        self.ctx = Context(jurisdiction)
+        self.clock = clock
+        self.tz = ZoneInfo(timezone)
+
+    def report(
+        self, actor: Actor, fields: dict[str, Any], idempotency: Idempotency | None = None
+    ) -> Written:
+        """Record a new incident and dispatch it to the unit that owns its place."""
+        place_unit = self.jurisdiction.resolve(fields["place"])
+        partition = self.jurisdiction.district_of(place_unit.id)
+        if idempotency and (replay := self._replay(partition, idempotency)):
+            return replay
+        try:
+            authorize(actor, Action.REPORT, place_unit.id, self.jurisdiction)
+        except OutOfScope:
+            raise Forbidden(f"{place_unit.id} is outside {actor.unit}", "place") from None
+        now = self.clock()
+        command = ReportIncident(incident_id=self._new_id(partition, now), **fields)
+        return self._write(partition, Incident(), [], command, actor, now, idempotency)
+
+    def execute(
+        self,
+        actor: Actor,
+        incident_id: str,
+        action: Action,
+        command: Command,
+        expected_version: int | None = None,
+        idempotency: Idempotency | None = None,
+    ) -> Written:
+        """Carry out one command on an existing incident."""
+        partition = self.partition_of(incident_id)
+        if idempotency and (replay := self._replay(partition, idempotency)):
+            return replay
+        state, history = self.load(actor, incident_id)
+        authorize(actor, action, state.unit, self.jurisdiction)
+        if expected_version is not None and expected_version != state.version:
+            raise VersionMismatch(expected_version, state.version)
+        return self._write(partition, state, history, command, actor, self.clock(), idempotency)
+
+    def load(self, actor: Actor, incident_id: str) -> tuple[Incident, list[StoredEvent]]:
+        """The incident as its events fold, if the actor may see it."""
+        history = self.store.read_stream(self.partition_of(incident_id), incident_id)
+        state = fold(e.event for e in history)
+        if not history or not self.jurisdiction.within(state.unit, actor.unit):
+            raise NotFound(incident_id)
+        return state, history
+
+    def partition_of(self, incident_id: str) -> str:
+        district = incident_id.rsplit("-", 2)[0]
+        if district not in self.jurisdiction or incident_id.count("-") < 2:
+            raise NotFound(incident_id)
+        return district
+
+    def _write(
+        self,
+        partition: str,
+        state: Incident,
+        history: list[StoredEvent],
+        command: Command,
+        actor: Actor,
+        now: datetime,
+        idempotency: Idempotency | None,
+    ) -> Written:
+        events = decide(state, command, self.ctx)
+        stream_id = getattr(command, "incident_id", state.id)
+        try:
+            recorded = self.store.append(
+                partition,
+                stream_id,
+                state.version,
+                events,
+                actor=actor.subject,
+                now=now,
+                idempotency=idempotency,
+            )
+        except ConcurrencyConflict as conflict:
+            raise VersionMismatch(conflict.expected, conflict.actual) from None
+        if recorded.duplicate:
+            return self._replay(partition, idempotency)  # type: ignore[arg-type,return-value]
+        history = history + list(recorded.events)
+        return Written(fold(e.event for e in history), history, recorded.position)
+
+    def _replay(self, partition: str, idempotency: Idempotency) -> Written | None:
+        recorded = self.store.recorded(partition, idempotency)
+        if recorded is None:
+            return None
+        if recorded.request_hash != idempotency.request_hash:
+            raise IdempotencyKeyReused(idempotency.key)
+        history = self.store.read_stream(partition, recorded.stream)[: recorded.version]
+        return Written(fold(e.event for e in history), history, recorded.position, replayed=True)
+
+    def _new_id(self, partition: str, now: datetime) -> str:
+        return f"{partition}-{now.astimezone(self.tz):%Y%m%d}-{secrets.token_hex(4)}"

@@ -1,0 +1,128 @@
+"""Schemas of the incident endpoints: commands in, incidents and events out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import Schema, fields, post_load, validate
+
+from coordination.domain.incident import Category, Contact, Kind, Priority, Satisfaction, SupplyItem
+
+SHORT = validate.Length(min=1, max=100)
+NOTE = validate.Length(max=1000)
+PHONE = validate.Regexp(r"^\+?[0-9][0-9 -]{4,19}$", error="Not a phone number.")
+
+
+class ContactSchema(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=50))
+    phone = fields.String(required=True, validate=PHONE)
+
+    @post_load
+    def make(self, data: dict[str, Any], **kwargs: Any) -> Contact:
+        return Contact(**data)
+
+
+class SupplyItemSchema(Schema):
+    item = fields.String(required=True, validate=SHORT)
+    quantity = fields.Integer(required=True, strict=True, validate=validate.Range(1, 1_000_000))
+    measure = fields.String(load_default="piece", validate=validate.Length(min=1, max=20))
+
+    @post_load
+    def make(self, data: dict[str, Any], **kwargs: Any) -> SupplyItem:
+        return SupplyItem(**data)
+
+
+class ReportIncidentSchema(Schema):
+    kind = fields.Enum(Kind, by_value=True, required=True)
+    title = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    description = fields.String(load_default="", validate=validate.Length(max=4000))
+    place = fields.String(required=True, validate=SHORT)
+    address = fields.String(load_default="", validate=validate.Length(max=200))
+    priority = fields.Enum(Priority, by_value=True, load_default=Priority.NORMAL)
+    epidemic = fields.Boolean(load_default=False)
+    category = fields.Enum(Category, by_value=True, load_default=None)
+    items = fields.List(
+        fields.Nested(SupplyItemSchema), load_default=(), validate=validate.Length(max=50)
+    )
+    person = fields.Nested(ContactSchema, load_default=None)
+    reporter = fields.Nested(ContactSchema, required=True)
+
+    @post_load
+    def make(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        return {**data, "items": tuple(data["items"])}
+
+
+class ExpectedVersionSchema(Schema):
+    expected_version = fields.Integer(strict=True, validate=validate.Range(min=0))
+
+
+class DispatchSchema(ExpectedVersionSchema):
+    unit = fields.String(required=True, validate=SHORT)
+    note = fields.String(load_default="", validate=NOTE)
+
+
+class NoteSchema(ExpectedVersionSchema):
+    note = fields.String(load_default="", validate=NOTE)
+
+
+class ReturnSchema(ExpectedVersionSchema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=1000))
+
+
+class HandDownSchema(NoteSchema):
+    community = fields.String(load_default=None, validate=SHORT)
+
+
+class ResolveSchema(ExpectedVersionSchema):
+    summary = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    signed_off_by = fields.String(required=True, validate=validate.Length(min=1, max=50))
+
+
+class ReturnVisitSchema(NoteSchema):
+    result = fields.Enum(Satisfaction, by_value=True, required=True)
+
+
+class IncidentSchema(Schema):
+    id = fields.String()
+    version = fields.Integer()
+    status = fields.String()
+    kind = fields.String()
+    title = fields.String()
+    description = fields.String()
+    place = fields.String()
+    place_unit = fields.String()
+    address = fields.String()
+    priority = fields.String()
+    epidemic = fields.Boolean()
+    category = fields.String(allow_none=True)
+    items = fields.List(fields.Dict())
+    reporter = fields.Dict()
+    person = fields.Dict(allow_none=True)
+    unit = fields.String(metadata={"description": "The unit that holds the incident now."})
+    district = fields.String()
+    return_reason = fields.String()
+    resolution = fields.String()
+    signed_off_by = fields.String()
+    satisfaction = fields.String(allow_none=True)
+    reopened = fields.Integer()
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+
+class WrittenSchema(Schema):
+    id = fields.String(metadata={"description": "The incident's id."})
+    version = fields.Integer(metadata={"description": "The incident's version after the write."})
+    position = fields.Integer(metadata={"description": "The log position the write reached."})
+    incident = fields.Nested(IncidentSchema)
+
+
+class EventSchema(Schema):
+    id = fields.String()
+    stream = fields.String()
+    version = fields.Integer()
+    position = fields.Integer()
+    time = fields.DateTime()
+    actor = fields.String()
+    type = fields.String()
+    schema_version = fields.Integer()
+    data = fields.Dict()
