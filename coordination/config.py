@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_UNITS_FILE = Path(__file__).parent / "data" / "gangwen.json"
@@ -16,7 +16,10 @@ class Config:
     timezone: str = "Asia/Shanghai"
     idempotency_ttl_seconds: int = 24 * 3600
     max_content_length: int = 64 * 1024
-    extra: dict[str, object] = field(default_factory=dict)
+    host: str = "127.0.0.1"
+    port: int = 8000
+    queue: str = "coordination"
+    data_dir: Path = Path("var")
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Config:
@@ -28,4 +31,8 @@ class Config:
             idempotency_ttl_seconds=int(
                 env.get("COORDINATION_IDEMPOTENCY_TTL", cls.idempotency_ttl_seconds)
             ),
+            host=env.get("COORDINATION_HOST", cls.host),
+            port=int(env.get("COORDINATION_PORT", cls.port)),
+            queue=env.get("COORDINATION_QUEUE", cls.queue),
+            data_dir=Path(env.get("COORDINATION_DATA_DIR", str(cls.data_dir))),
         )

@@ -90,7 +90,12 @@ class EmbeddedServer:
             ]  # fmt: skip
             with open(self.data_dir / "server.stderr", "ab") as err:
                 self._proc = subprocess.Popen(
-                    args, cwd=self.data_dir, stdin=subprocess.DEVNULL, stdout=err, stderr=err
+                    args,
+                    cwd=self.data_dir,
+                    stdin=subprocess.DEVNULL,
+                    stdout=err,
+                    stderr=err,
+                    start_new_session=True,  # Ctrl-C reaches the owner, which stops it last
                 )
             if self._wait_ready(self._proc, timeout):
                 return self

@@ -1,0 +1,57 @@
+"""The ``coordination`` command: tokens, and the local run behind ``make run``."""
+
+from __future__ import annotations
+
+import click
+
+from coordination.api.app import build_services
+from coordination.config import Config
+from coordination.domain.access import Role
+
+
+@click.group()
+def main() -> None:
+    """Coordination of incident response for a 12345 hotline."""
+
+
+@main.group()
+def tokens() -> None:
+    """Create, list and revoke bearer tokens."""
+
+
+@tokens.command("create")
+@click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
+@click.option("--unit", required=True, help="Unit id, e.g. gangwen/chenqiao.")
+@click.option("--name", required=True, help="Who holds it; recorded as the actor of events.")
+def create_token(role: str, unit: str, name: str) -> None:
+    """Create a token and print it once; only its hash is stored."""
+    services = build_services(Config.from_env())
+    if unit not in services.jurisdiction:
+        raise click.BadParameter(f"unknown unit {unit!r}", param_hint="--unit")
+    secret, token = services.tokens.create(Role(role), unit, name)
+    click.echo(f"{token.id}\t{token.role.value}\t{token.unit}\t{token.name}", err=True)
+    click.echo(secret)
+
+
+@tokens.command("list")
+def list_tokens() -> None:
+    """List tokens (never their secrets)."""
+    for token in build_services(Config.from_env()).tokens.list():
+        click.echo(f"{token.id}\t{token.role.value}\t{token.unit}\t{token.name}")
+
+
+@tokens.command("revoke")
+@click.argument("token_id")
+def revoke_token(token_id: str) -> None:
+    """Revoke a token by its id."""
+    if not build_services(Config.from_env()).tokens.revoke(token_id):
+        raise click.ClickException(f"no token {token_id}")
+    click.echo(f"revoked {token_id}")
+
+
+@main.command()
+def dev() -> None:
+    """Run everything locally: embedded server, API, worker, demo tokens (Ctrl-C stops)."""
+    from coordination.devrun import run
+
+    run(Config.from_env())

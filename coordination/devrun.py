@@ -1,0 +1,109 @@
+"""``make run``: a private server (unless REDIS_URL is set), the API, a worker, demo tokens."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from coordination.api.app import build_services
+from coordination.config import Config
+from coordination.domain.access import Role
+from coordination.embedded import EmbeddedServer
+
+DEMO_TOKENS = [
+    (Role.DISPATCHER, "gangwen", "demo-dispatcher"),
+    (Role.HANDLER, "gangwen/chenqiao", "demo-handler-chenqiao"),
+    (Role.FIELD, "gangwen/chenqiao/lidu", "demo-field-lidu"),
+    (Role.VIEWER, "gangwen", "demo-viewer"),
+    (Role.ADMIN, "gangwen", "demo-admin"),
+]
+
+
+def run(config: Config) -> None:
+    server = None
+    if "REDIS_URL" not in os.environ:
+        server = EmbeddedServer(config.data_dir / "redis")
+        server.start()
+        config = Config.from_env({**os.environ, "REDIS_URL": server.url})
+        print(f"embedded server: {server.url} (data and AOF in {config.data_dir / 'redis'})")
+    env = {**os.environ, "REDIS_URL": config.redis_url}
+    bin_dir = Path(sys.executable).parent
+    processes = [
+        subprocess.Popen(
+            [
+                str(bin_dir / "gunicorn"),
+                "--bind", f"{config.host}:{config.port}",
+                "--workers", "2",
+                "coordination.api.app:create_app()",
+            ],
+            env=env,
+            start_new_session=True,
+        ),
+        subprocess.Popen(
+            [
+                str(bin_dir / "rq"), "worker",
+                "--url", config.redis_url,
+                "--serializer", "json",
+                "--with-scheduler",
+                config.queue,
+            ],
+            env=env,
+            start_new_session=True,
+        ),
+    ]  # fmt: skip
+    # Children run in sessions of their own: Ctrl-C or SIGTERM reaches this process alone,
+    # which stops the API and the worker before the server they write to.
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        print_demo(config)
+        while all(p.poll() is None for p in processes):
+            time.sleep(0.5)
+        print("a process exited; stopping the rest", file=sys.stderr)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        if server is not None:
+            server.stop()
+
+
+def demo_tokens(config: Config) -> dict[str, str]:
+    """The demo tokens, kept in the data folder and created again if they were lost."""
+    services = build_services(config)
+    path = config.data_dir / "demo-tokens.json"
+    saved: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    tokens = {}
+    for role, unit, name in DEMO_TOKENS:
+        secret = saved.get(name)
+        if secret is None or services.tokens.lookup(secret) is None:
+            secret, _ = services.tokens.create(role, unit, name)
+        tokens[name] = secret
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(tokens, indent=2))
+    path.chmod(0o600)
+    return tokens
+
+
+def print_demo(config: Config) -> None:
+    base = f"http://{config.host}:{config.port}"
+    print(f"\nAPI:      {base}\nOpenAPI:  {base}/openapi.json\nDocs:     {base}/docs\n")
+    print("Demo tokens (also in var/demo-tokens.json):")
+    for name, secret in demo_tokens(config).items():
+        print(f"  {name:24} {secret}")
+    print("\nCtrl-C stops everything; the data stays in var/.\n", flush=True)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
