@@ -1,0 +1,142 @@
+"""Builders for the pure-domain tests: unit ids of the demo tree and valid commands.
+
+A plain module rather than conftest.py so that tests can import it by name.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from typing import Any
+
+from coordination.config import DEFAULT_UNITS_FILE
+from coordination.domain import incident as inc
+from coordination.domain.units import Jurisdiction, Level
+
+DISTRICT = "gangwen"
+CHENQIAO = "gangwen/chenqiao"
+YONGHE = "gangwen/chenqiao/yonghe"
+HUAQIAO = "gangwen/chenqiao/huaqiao"
+GONGYUAN = "gangwen/chenqiao/gongyuan"
+LIDU = "gangwen/chenqiao/lidu"
+BINJIANG = "gangwen/binjiang"
+WANGHAI = "gangwen/binjiang/wanghai"
+CHUANWAN = "gangwen/binjiang/chuanwan"
+KAIFAQU = "gangwen/kaifaqu"
+XINGANG = "gangwen/kaifaqu/xingang"
+MARKET = "gangwen/market"
+HEALTH = "gangwen/health"
+CDC = "gangwen/cdc"
+
+REPORTER = inc.Contact("王女士", "13800000000")
+QUARANTINED = inc.Contact("李先生", "13900000000")
+MASKS = (inc.SupplyItem("口罩", 50), inc.SupplyItem("体温计", 1))
+
+
+def load_tree() -> dict[str, Any]:
+    """The demo district's units and places as stored on disk."""
+    return json.loads(DEFAULT_UNITS_FILE.read_text(encoding="utf-8"))
+
+
+def load_jurisdiction() -> Jurisdiction:
+    return Jurisdiction.from_dict(load_tree())
+
+
+def report(kind: inc.Kind, place: str = "丽都花园", **changes: Any) -> inc.ReportIncident:
+    """A valid report of ``kind`` at ``place``; ``changes`` override any field."""
+    base = inc.ReportIncident(
+        incident_id="inc-1",
+        kind=kind,
+        title=f"{kind.value} at {place}",
+        place=place,
+        reporter=REPORTER,
+    )
+    if kind is inc.Kind.SUPPLY_DELIVERY:
+        base = replace(base, items=MASKS, epidemic=True)
+    elif kind is inc.Kind.QUARANTINE_VISIT:
+        base = replace(base, person=QUARANTINED, epidemic=True)
+    elif kind is inc.Kind.WORK_ORDER:
+        base = replace(base, category=inc.Category.COMPLAINT)
+    elif kind is inc.Kind.NIGHT_EMERGENCY:
+        base = replace(base, priority=inc.Priority.URGENT, epidemic=True)
+    return replace(base, **changes)
+
+
+def supply_delivery(place: str = "丽都花园", **changes: Any) -> inc.ReportIncident:
+    return report(inc.Kind.SUPPLY_DELIVERY, place, **changes)
+
+
+def quarantine_visit(place: str = "丽都花园", **changes: Any) -> inc.ReportIncident:
+    return report(inc.Kind.QUARANTINE_VISIT, place, **changes)
+
+
+def night_emergency(place: str = "丽都花园", **changes: Any) -> inc.ReportIncident:
+    return report(inc.Kind.NIGHT_EMERGENCY, place, **changes)
+
+
+def work_order(place: str = "丽都花园", **changes: Any) -> inc.ReportIncident:
+    return report(inc.Kind.WORK_ORDER, place, **changes)
+
+
+def reported(command: inc.ReportIncident, place_unit: str) -> inc.IncidentReported:
+    """The IncidentReported event a valid ``command`` resolving to ``place_unit`` yields."""
+    return inc.IncidentReported(
+        incident_id=command.incident_id,
+        kind=command.kind,
+        title=command.title,
+        place=command.place,
+        place_unit=place_unit,
+        reporter=command.reporter,
+        description=command.description,
+        address=command.address,
+        priority=command.priority,
+        epidemic=command.epidemic,
+        category=command.category,
+        items=command.items,
+        person=command.person,
+    )
+
+
+# --- histories: event lists that bring an incident to each status --------------------------
+
+REASON = "不属于本街道辖区"
+SUMMARY = "已送达口罩和体温计"
+OFFICER = "陈桥街道 张主任"
+
+
+def dispatched_to_street(command: inc.ReportIncident | None = None) -> list[inc.Event]:
+    """A report at 丽都花园 (Lidu), dispatched to its street, Chenqiao."""
+    command = command or supply_delivery()
+    return [reported(command, LIDU), inc.IncidentDispatched(CHENQIAO, Level.STREET)]
+
+
+def signed_at_street() -> list[inc.Event]:
+    return [*dispatched_to_street(), inc.IncidentSignedFor(CHENQIAO)]
+
+
+def returned_to_district() -> list[inc.Event]:
+    return [*dispatched_to_street(), inc.IncidentReturned(CHENQIAO, DISTRICT, REASON)]
+
+
+def handed_down_to_lidu() -> list[inc.Event]:
+    return [*signed_at_street(), inc.IncidentHandedDown(LIDU)]
+
+
+def night_emergency_at_lidu() -> list[inc.Event]:
+    return [reported(night_emergency(), LIDU), inc.IncidentDispatched(LIDU, Level.COMMUNITY)]
+
+
+def resolved_at_lidu() -> list[inc.Event]:
+    return [*handed_down_to_lidu(), inc.IncidentResolved(LIDU, SUMMARY, OFFICER)]
+
+
+def resolved_at_street() -> list[inc.Event]:
+    return [*signed_at_street(), inc.IncidentResolved(CHENQIAO, SUMMARY, OFFICER)]
+
+
+def visited() -> list[inc.Event]:
+    return [*resolved_at_lidu(), inc.ReturnVisitRecorded(inc.Satisfaction.SATISFIED)]
+
+
+def closed() -> list[inc.Event]:
+    return [*visited(), inc.IncidentClosed()]

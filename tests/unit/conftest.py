@@ -1,0 +1,26 @@
+"""Pure-domain fixtures: the demo jurisdiction tree and the decision context."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from builders import load_jurisdiction, load_tree
+
+from coordination.domain import incident as inc
+from coordination.domain.units import Jurisdiction
+
+
+@pytest.fixture(scope="session")
+def tree() -> dict[str, Any]:
+    return load_tree()
+
+
+@pytest.fixture(scope="session")
+def jurisdiction() -> Jurisdiction:
+    return load_jurisdiction()
+
+
+@pytest.fixture(scope="session")
+def ctx(jurisdiction: Jurisdiction) -> inc.Context:
+    return inc.Context(jurisdiction)

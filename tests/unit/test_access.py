@@ -1,0 +1,192 @@
+"""Who may do what, and where: the role x action matrix and the reach of a subtree."""
+
+from __future__ import annotations
+
+import pytest
+from builders import (
+    BINJIANG,
+    CDC,
+    CHENQIAO,
+    CHUANWAN,
+    DISTRICT,
+    HUAQIAO,
+    LIDU,
+    MARKET,
+    WANGHAI,
+    XINGANG,
+    YONGHE,
+)
+
+from coordination.domain.access import (
+    PERMISSIONS,
+    ROLES_SEEING_PERSONAL_DATA,
+    Action,
+    Actor,
+    Forbidden,
+    OutOfScope,
+    Role,
+    authorize,
+    reaches,
+)
+from coordination.domain.errors import DomainError
+from coordination.domain.units import Jurisdiction
+
+A = Action
+Y, N = True, False
+
+# Written out by hand from DOMAIN.md: the district's dispatchers report, dispatch, call back and
+# close; handling units sign for, return, hand down and resolve; field staff resolve at the door.
+MATRIX: dict[Role, dict[Action, bool]] = {
+    Role.DISPATCHER: {
+        A.READ: Y,
+        A.REPORT: Y,
+        A.DISPATCH: Y,
+        A.SIGN_FOR: N,
+        A.RETURN: N,
+        A.HAND_DOWN: N,
+        A.RESOLVE: N,
+        A.RECORD_VISIT: Y,
+        A.CLOSE: Y,
+    },
+    Role.HANDLER: {
+        A.READ: Y,
+        A.REPORT: N,
+        A.DISPATCH: N,
+        A.SIGN_FOR: Y,
+        A.RETURN: Y,
+        A.HAND_DOWN: Y,
+        A.RESOLVE: Y,
+        A.RECORD_VISIT: N,
+        A.CLOSE: N,
+    },
+    Role.FIELD: {
+        A.READ: Y,
+        A.REPORT: N,
+        A.DISPATCH: N,
+        A.SIGN_FOR: N,
+        A.RETURN: N,
+        A.HAND_DOWN: N,
+        A.RESOLVE: Y,
+        A.RECORD_VISIT: N,
+        A.CLOSE: N,
+    },
+    Role.VIEWER: {
+        A.READ: Y,
+        A.REPORT: N,
+        A.DISPATCH: N,
+        A.SIGN_FOR: N,
+        A.RETURN: N,
+        A.HAND_DOWN: N,
+        A.RESOLVE: N,
+        A.RECORD_VISIT: N,
+        A.CLOSE: N,
+    },
+    Role.ADMIN: {
+        A.READ: Y,
+        A.REPORT: Y,
+        A.DISPATCH: Y,
+        A.SIGN_FOR: Y,
+        A.RETURN: Y,
+        A.HAND_DOWN: Y,
+        A.RESOLVE: Y,
+        A.RECORD_VISIT: Y,
+        A.CLOSE: Y,
+    },
+}
+
+CELLS = [(role, action, allowed) for role, row in MATRIX.items() for action, allowed in row.items()]
+
+
+def test_matrix_covers_every_role_and_action() -> None:
+    assert set(MATRIX) == set(Role)
+    for row in MATRIX.values():
+        assert set(row) == set(Action)
+
+
+@pytest.mark.parametrize(("role", "action", "allowed"), CELLS, ids=str)
+def test_permissions_match_the_matrix(role: Role, action: Action, allowed: bool) -> None:
+    assert (action in PERMISSIONS[role]) is allowed
+
+
+@pytest.mark.parametrize(("role", "action", "allowed"), CELLS, ids=str)
+def test_authorize_in_own_unit_follows_the_matrix(
+    jurisdiction: Jurisdiction, role: Role, action: Action, allowed: bool
+) -> None:
+    actor = Actor("someone", role, CHENQIAO)
+    if allowed:
+        authorize(actor, action, LIDU, jurisdiction)
+    else:
+        with pytest.raises(Forbidden) as raised:
+            authorize(actor, action, LIDU, jurisdiction)
+        assert raised.value.field == "role"
+        assert role.value in raised.value.message
+
+
+def test_personal_data_is_hidden_from_viewers_only() -> None:
+    assert {Role.DISPATCHER, Role.HANDLER, Role.FIELD, Role.ADMIN} == ROLES_SEEING_PERSONAL_DATA
+
+
+# --- scope --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("unit", [CHENQIAO, LIDU, HUAQIAO, YONGHE])
+def test_street_handler_reaches_its_own_subtree(jurisdiction: Jurisdiction, unit: str) -> None:
+    actor = Actor("chenqiao-handler", Role.HANDLER, CHENQIAO)
+    assert reaches(actor, unit, jurisdiction)
+    authorize(actor, Action.SIGN_FOR, unit, jurisdiction)
+
+
+@pytest.mark.parametrize("unit", [BINJIANG, WANGHAI, CHUANWAN, XINGANG, MARKET, DISTRICT])
+def test_street_handler_does_not_reach_outside_its_subtree(
+    jurisdiction: Jurisdiction, unit: str
+) -> None:
+    actor = Actor("chenqiao-handler", Role.HANDLER, CHENQIAO)
+    assert not reaches(actor, unit, jurisdiction)
+    with pytest.raises(OutOfScope) as raised:
+        authorize(actor, Action.READ, unit, jurisdiction)
+    assert raised.value.field == "unit"
+    assert unit in raised.value.message
+    assert isinstance(raised.value, DomainError)
+
+
+def test_field_worker_of_lidu_does_not_reach_huaqiao(jurisdiction: Jurisdiction) -> None:
+    actor = Actor("lidu-volunteer", Role.FIELD, LIDU)
+    assert reaches(actor, LIDU, jurisdiction)
+    authorize(actor, Action.RESOLVE, LIDU, jurisdiction)
+    assert not reaches(actor, HUAQIAO, jurisdiction)
+    with pytest.raises(OutOfScope):
+        authorize(actor, Action.RESOLVE, HUAQIAO, jurisdiction)
+
+
+def test_field_worker_does_not_reach_its_own_street(jurisdiction: Jurisdiction) -> None:
+    actor = Actor("lidu-volunteer", Role.FIELD, LIDU)
+    with pytest.raises(OutOfScope):
+        authorize(actor, Action.READ, CHENQIAO, jurisdiction)
+
+
+def test_district_dispatcher_reaches_every_unit(jurisdiction: Jurisdiction) -> None:
+    actor = Actor("platform", Role.DISPATCHER, DISTRICT)
+    for unit in jurisdiction.units:
+        assert reaches(actor, unit, jurisdiction)
+        authorize(actor, Action.DISPATCH, unit, jurisdiction)
+
+
+def test_department_handler_does_not_reach_a_sibling_department(
+    jurisdiction: Jurisdiction,
+) -> None:
+    actor = Actor("market-handler", Role.HANDLER, MARKET)
+    with pytest.raises(OutOfScope):
+        authorize(actor, Action.SIGN_FOR, CDC, jurisdiction)
+
+
+def test_unknown_unit_is_out_of_scope_even_for_the_district(jurisdiction: Jurisdiction) -> None:
+    actor = Actor("admin", Role.ADMIN, DISTRICT)
+    with pytest.raises(OutOfScope):
+        authorize(actor, Action.READ, "gangwen/nowhere", jurisdiction)
+
+
+def test_scope_is_checked_before_role(jurisdiction: Jurisdiction) -> None:
+    """Outside its subtree a unit does not exist to the actor, whatever the action."""
+    actor = Actor("lidu-viewer", Role.VIEWER, LIDU)
+    with pytest.raises(OutOfScope):
+        authorize(actor, Action.CLOSE, HUAQIAO, jurisdiction)

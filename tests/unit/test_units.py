@@ -1,0 +1,166 @@
+"""The jurisdiction tree: resolving places, subtrees and handling units."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+from builders import (
+    BINJIANG,
+    CDC,
+    CHENQIAO,
+    CHUANWAN,
+    DISTRICT,
+    HUAQIAO,
+    KAIFAQU,
+    LIDU,
+    MARKET,
+    WANGHAI,
+    XINGANG,
+    YONGHE,
+)
+
+from coordination.domain.errors import DomainError, UnknownPlace
+from coordination.domain.units import Jurisdiction, Level, Unit
+
+
+@pytest.mark.parametrize("unit_id", [DISTRICT, CHENQIAO, LIDU, MARKET, CDC])
+def test_resolve_by_unit_id_returns_that_unit(jurisdiction: Jurisdiction, unit_id: str) -> None:
+    assert jurisdiction.resolve(unit_id).id == unit_id
+
+
+@pytest.mark.parametrize(
+    ("place", "unit_id"),
+    [
+        ("永和佳苑", YONGHE),
+        ("永和佳苑小区", YONGHE),
+        ("花桥新村", HUAQIAO),
+        ("丽都花园", LIDU),
+        ("陈桥街道", CHENQIAO),
+        ("船湾码头", CHUANWAN),
+        ("新港工业园", XINGANG),
+        ("港闻开发区", KAIFAQU),
+    ],
+)
+def test_resolve_by_place_name_returns_owning_unit(
+    jurisdiction: Jurisdiction, place: str, unit_id: str
+) -> None:
+    assert jurisdiction.resolve(place).id == unit_id
+
+
+def test_every_place_in_the_gazetteer_resolves(
+    jurisdiction: Jurisdiction, tree: dict[str, Any]
+) -> None:
+    for place, unit_id in tree["places"].items():
+        assert jurisdiction.resolve(place) == jurisdiction.get(unit_id)
+
+
+def test_unknown_place_raises_unknown_place_naming_it(jurisdiction: Jurisdiction) -> None:
+    with pytest.raises(UnknownPlace) as raised:
+        jurisdiction.resolve("月亮湾")
+    assert raised.value.place == "月亮湾"
+    assert "月亮湾" in raised.value.message
+    assert raised.value.field == "place"
+    assert isinstance(raised.value, DomainError)
+
+
+def test_unit_name_is_not_a_place_unless_listed(jurisdiction: Jurisdiction) -> None:
+    with pytest.raises(UnknownPlace, match="丽都社区"):
+        jurisdiction.resolve("丽都社区")
+
+
+def test_get_of_unknown_unit_raises_unknown_place(jurisdiction: Jurisdiction) -> None:
+    with pytest.raises(UnknownPlace, match="gangwen/nowhere"):
+        jurisdiction.get("gangwen/nowhere")
+
+
+def test_unit_is_within_itself(jurisdiction: Jurisdiction) -> None:
+    assert jurisdiction.within(LIDU, LIDU)
+    assert jurisdiction.within(CHENQIAO, CHENQIAO)
+
+
+def test_descendant_is_within_its_ancestors(jurisdiction: Jurisdiction) -> None:
+    assert jurisdiction.within(LIDU, CHENQIAO)
+    assert jurisdiction.within(LIDU, DISTRICT)
+    assert jurisdiction.within(MARKET, DISTRICT)
+
+
+def test_sibling_is_not_within(jurisdiction: Jurisdiction) -> None:
+    assert not jurisdiction.within(HUAQIAO, LIDU)
+    assert not jurisdiction.within(BINJIANG, CHENQIAO)
+    assert not jurisdiction.within(WANGHAI, CHENQIAO)
+
+
+def test_ancestor_is_not_within_its_descendant(jurisdiction: Jurisdiction) -> None:
+    assert not jurisdiction.within(CHENQIAO, LIDU)
+    assert not jurisdiction.within(DISTRICT, CHENQIAO)
+
+
+def test_unknown_unit_is_within_nothing(jurisdiction: Jurisdiction) -> None:
+    assert not jurisdiction.within("gangwen/nowhere", DISTRICT)
+
+
+def test_ancestors_run_from_the_unit_to_the_district(jurisdiction: Jurisdiction) -> None:
+    assert [u.id for u in jurisdiction.ancestors(LIDU)] == [LIDU, CHENQIAO, DISTRICT]
+    assert jurisdiction.district_of(LIDU) == DISTRICT
+    assert jurisdiction.district_of(DISTRICT) == DISTRICT
+
+
+@pytest.mark.parametrize(
+    ("community", "street"),
+    [(LIDU, CHENQIAO), (YONGHE, CHENQIAO), (WANGHAI, BINJIANG), (XINGANG, KAIFAQU)],
+)
+def test_handling_unit_for_a_community_is_its_street(
+    jurisdiction: Jurisdiction, community: str, street: str
+) -> None:
+    assert jurisdiction.handling_unit_for(community).id == street
+
+
+@pytest.mark.parametrize("unit_id", [MARKET, CDC, CHENQIAO, KAIFAQU])
+def test_handling_unit_for_a_street_or_department_is_itself(
+    jurisdiction: Jurisdiction, unit_id: str
+) -> None:
+    assert jurisdiction.handling_unit_for(unit_id).id == unit_id
+
+
+def test_handling_unit_for_the_district_is_the_district(jurisdiction: Jurisdiction) -> None:
+    assert jurisdiction.handling_unit_for(DISTRICT).level is Level.DISTRICT
+
+
+def test_children_are_the_direct_subunits(jurisdiction: Jurisdiction) -> None:
+    assert {u.id for u in jurisdiction.children(CHENQIAO)} == {
+        YONGHE,
+        HUAQIAO,
+        "gangwen/chenqiao/gongyuan",
+        LIDU,
+    }
+    assert jurisdiction.children(MARKET) == []
+
+
+def test_from_dict_reads_names_levels_and_parents(jurisdiction: Jurisdiction) -> None:
+    assert jurisdiction.get(LIDU) == Unit(LIDU, "丽都社区", Level.COMMUNITY, CHENQIAO)
+    assert jurisdiction.get(DISTRICT) == Unit(DISTRICT, "港闻区", Level.DISTRICT, None)
+    assert LIDU in jurisdiction
+    assert "gangwen/nowhere" not in jurisdiction
+
+
+def test_unit_with_unknown_parent_is_refused(tree: dict[str, Any]) -> None:
+    data = copy.deepcopy(tree)
+    data["units"].append({"id": "gangwen/ghost/x", "level": "community", "parent": "gangwen/ghost"})
+    with pytest.raises(ValueError, match="gangwen/ghost"):
+        Jurisdiction.from_dict(data)
+
+
+def test_place_naming_unknown_unit_is_refused(tree: dict[str, Any]) -> None:
+    data = copy.deepcopy(tree)
+    data["places"]["幽灵村"] = "gangwen/ghost"
+    with pytest.raises(ValueError, match="幽灵村"):
+        Jurisdiction.from_dict(data)
+
+
+def test_unknown_level_is_refused(tree: dict[str, Any]) -> None:
+    data = copy.deepcopy(tree)
+    data["units"].append({"id": "gangwen/x", "level": "province", "parent": "gangwen"})
+    with pytest.raises(ValueError):
+        Jurisdiction.from_dict(data)
