@@ -16,8 +16,8 @@ class DomainError(Exception):
 
 
 class UnknownPlace(DomainError):
-    def __init__(self, place: str) -> None:
-        super().__init__(f"unknown place or unit: {place!r}", field="place")
+    def __init__(self, place: str, field: str = "place") -> None:
+        super().__init__(f"unknown place or unit: {place!r}", field=field)
         self.place = place
 
 

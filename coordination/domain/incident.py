@@ -144,6 +144,7 @@ class IncidentReported:
     title: str
     place: str
     place_unit: str
+    district: str
     reporter: Contact
     description: str = ""
     address: str = ""
@@ -318,6 +319,7 @@ def _report(command: ReportIncident, state: Incident, ctx: Context) -> list[Even
         title=command.title,
         place=command.place,
         place_unit=place_unit.id,
+        district=ctx.jurisdiction.district_of(place_unit.id),
         reporter=command.reporter,
         description=command.description,
         address=command.address,
@@ -361,7 +363,7 @@ def _return(command: ReturnIncident, state: Incident, ctx: Context) -> list[Even
 def _hand_down(command: HandDown, state: Incident, ctx: Context) -> list[Event]:
     _require(state, "hand down", Status.SIGNED)
     community = command.community or state.place_unit
-    unit = ctx.jurisdiction.get(community)
+    unit = ctx.jurisdiction.get(community, "community")
     if unit.level is not Level.COMMUNITY or not ctx.jurisdiction.within(unit.id, state.unit):
         raise DomainError(
             f"cannot hand down to {community}: not a community under {state.unit}",
@@ -421,7 +423,6 @@ def _status_at(level: Level) -> Status:
 
 @_evolve.register
 def _(event: IncidentReported, state: Incident) -> Incident:
-    district = event.place_unit.split("/", 1)[0]
     return replace(
         state,
         id=event.incident_id,
@@ -437,8 +438,8 @@ def _(event: IncidentReported, state: Incident) -> Incident:
         items=event.items,
         reporter=event.reporter,
         person=event.person,
-        unit=district,
-        district=district,
+        unit=event.district,
+        district=event.district,
     )
 
 
@@ -485,6 +486,7 @@ def _(event: IncidentReopened, state: Incident) -> Incident:
         status=status,
         unit=event.unit,
         reopened=state.reopened + 1,
+        satisfaction=None,
         resolution="",
         signed_off_by="",
     )

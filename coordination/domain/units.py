@@ -18,6 +18,12 @@ class Level(StrEnum):
 
 
 HANDLING_LEVELS = frozenset({Level.STREET, Level.DEPARTMENT})
+PARENT_LEVELS: dict[Level, frozenset[Level]] = {
+    Level.DISTRICT: frozenset(),
+    Level.STREET: frozenset({Level.DISTRICT}),
+    Level.DEPARTMENT: frozenset({Level.DISTRICT}),
+    Level.COMMUNITY: HANDLING_LEVELS,
+}
 
 
 @dataclass(frozen=True)
@@ -35,11 +41,26 @@ class Jurisdiction:
         self.units: dict[str, Unit] = {u.id: u for u in units}
         self.places: dict[str, str] = dict(places or {})
         for unit in self.units.values():
-            if unit.parent is not None and unit.parent not in self.units:
-                raise ValueError(f"unit {unit.id} has unknown parent {unit.parent}")
+            self._check_parent(unit)
         for place, unit_id in self.places.items():
             if unit_id not in self.units:
                 raise ValueError(f"place {place} names unknown unit {unit_id}")
+
+    def _check_parent(self, unit: Unit) -> None:
+        """A district is a root; streets and departments sit under a district; communities
+        under a street or department. This also rules out loops."""
+        if unit.parent is None:
+            if unit.level is not Level.DISTRICT:
+                raise ValueError(f"unit {unit.id} ({unit.level.value}) has no parent")
+            return
+        if unit.parent not in self.units:
+            raise ValueError(f"unit {unit.id} has unknown parent {unit.parent}")
+        parent = self.units[unit.parent].level
+        allowed = PARENT_LEVELS[unit.level]
+        if parent not in allowed:
+            raise ValueError(
+                f"unit {unit.id} ({unit.level.value}) cannot sit under a {parent.value}"
+            )
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Jurisdiction:
@@ -52,11 +73,11 @@ class Jurisdiction:
     def __contains__(self, unit_id: object) -> bool:
         return unit_id in self.units
 
-    def get(self, unit_id: str) -> Unit:
+    def get(self, unit_id: str, field: str = "unit") -> Unit:
         try:
             return self.units[unit_id]
         except KeyError:
-            raise UnknownPlace(unit_id) from None
+            raise UnknownPlace(unit_id, field) from None
 
     def resolve(self, place: str) -> Unit:
         """The unit that owns a place: a unit id or a known place name."""

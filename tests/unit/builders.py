@@ -78,7 +78,9 @@ def work_order(place: str = "丽都花园", **changes: Any) -> inc.ReportInciden
     return report(inc.Kind.WORK_ORDER, place, **changes)
 
 
-def reported(command: inc.ReportIncident, place_unit: str) -> inc.IncidentReported:
+def reported(
+    command: inc.ReportIncident, place_unit: str, district: str = "gangwen"
+) -> inc.IncidentReported:
     """The IncidentReported event a valid ``command`` resolving to ``place_unit`` yields."""
     return inc.IncidentReported(
         incident_id=command.incident_id,
@@ -86,6 +88,7 @@ def reported(command: inc.ReportIncident, place_unit: str) -> inc.IncidentReport
         title=command.title,
         place=command.place,
         place_unit=place_unit,
+        district=district,
         reporter=command.reporter,
         description=command.description,
         address=command.address,

@@ -164,3 +164,41 @@ def test_unknown_level_is_refused(tree: dict[str, Any]) -> None:
     data["units"].append({"id": "gangwen/x", "level": "province", "parent": "gangwen"})
     with pytest.raises(ValueError):
         Jurisdiction.from_dict(data)
+
+
+@pytest.mark.parametrize(
+    ("unit", "problem"),
+    [
+        ({"id": "loop", "level": "street", "parent": "loop"}, "cannot sit under"),
+        ({"id": "c", "level": "community", "parent": "gangwen"}, "cannot sit under"),
+        ({"id": "s", "level": "street", "parent": "gangwen/chenqiao/lidu"}, "cannot sit under"),
+        ({"id": "orphan", "level": "community"}, "has no parent"),
+    ],
+)
+def test_tree_levels_must_nest_district_street_community(
+    tree: dict[str, Any], unit: dict[str, str], problem: str
+) -> None:
+    data = copy.deepcopy(tree)
+    data["units"].append(unit)
+    with pytest.raises(ValueError, match=problem):
+        Jurisdiction.from_dict(data)
+
+
+def test_district_comes_from_the_tree_not_the_id() -> None:
+    tree = Jurisdiction.from_dict(
+        {
+            "units": [
+                {"id": "gw", "level": "district"},
+                {"id": "cq", "level": "street", "parent": "gw"},
+                {"id": "ld", "level": "community", "parent": "cq"},
+            ]
+        }
+    )
+    assert tree.district_of("ld") == "gw"
+    assert tree.handling_unit_for("ld").id == "cq"
+
+
+def test_unknown_unit_error_names_the_field_it_came_from(jurisdiction: Jurisdiction) -> None:
+    with pytest.raises(UnknownPlace) as raised:
+        jurisdiction.get("gangwen/nowhere", "community")
+    assert raised.value.field == "community"
