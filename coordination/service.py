@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from coordination.domain.access import Action, Actor, Forbidden, OutOfScope, authorize
-from coordination.domain.incident import Command, Context, Incident, ReportIncident, decide, fold
+from coordination.domain.incident import (
+    Command,
+    Context,
+    Incident,
+    LeasePolicy,
+    ReportIncident,
+    decide,
+    fold,
+)
 from coordination.domain.units import Jurisdiction
 from coordination.eventstore import ConcurrencyConflict, EventStore, Idempotency, StoredEvent
 
@@ -51,10 +59,11 @@ class IncidentService:
         jurisdiction: Jurisdiction,
         clock: Clock,
         timezone: str = "Asia/Shanghai",
+        leases: LeasePolicy | None = None,
     ) -> None:
         self.store = store
         self.jurisdiction = jurisdiction
-        self.ctx = Context(jurisdiction)
+        self.ctx = Context(jurisdiction, leases=leases or LeasePolicy())
         self.clock = clock
         self.tz = ZoneInfo(timezone)
 
@@ -117,7 +126,7 @@ class IncidentService:
         now: datetime,
         idempotency: Idempotency | None,
     ) -> Written:
-        events = decide(state, command, self.ctx)
+        events = decide(state, command, replace(self.ctx, now=now))
         stream_id = getattr(command, "incident_id", state.id)
         try:
             recorded = self.store.append(

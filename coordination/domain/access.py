@@ -24,6 +24,8 @@ class Action(StrEnum):
     SIGN_FOR = "sign_for"
     RETURN = "return"
     HAND_DOWN = "hand_down"
+    CLAIM = "claim"
+    RELEASE = "release"
     RESOLVE = "resolve"
     RECORD_VISIT = "record_visit"
     CLOSE = "close"
@@ -34,9 +36,16 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
         {Action.READ, Action.REPORT, Action.DISPATCH, Action.RECORD_VISIT, Action.CLOSE}
     ),
     Role.HANDLER: frozenset(
-        {Action.READ, Action.SIGN_FOR, Action.RETURN, Action.HAND_DOWN, Action.RESOLVE}
+        {
+            Action.READ,
+            Action.SIGN_FOR,
+            Action.RETURN,
+            Action.HAND_DOWN,
+            Action.RELEASE,
+            Action.RESOLVE,
+        }
     ),
-    Role.FIELD: frozenset({Action.READ, Action.RESOLVE}),
+    Role.FIELD: frozenset({Action.READ, Action.CLAIM, Action.RELEASE, Action.RESOLVE}),
     Role.VIEWER: frozenset({Action.READ}),
     Role.ADMIN: frozenset(Action),
 }

@@ -29,4 +29,14 @@ class InvalidTransition(DomainError):
 
 
 class NotAllowed(DomainError):
-    """The actor's role or unit may not do this."""
+    """The actor may not do this to this incident (someone else holds it, say)."""
+
+
+class Conflict(DomainError):
+    """The command lost a race that the log decided: someone else got there first."""
+
+
+class AlreadyClaimed(Conflict):
+    def __init__(self, holder: str) -> None:
+        super().__init__(f"already claimed by {holder}", field="holder")
+        self.holder = holder

@@ -7,11 +7,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import singledispatch
 
-from coordination.domain.errors import DomainError, InvalidTransition
+from coordination.domain.errors import AlreadyClaimed, DomainError, InvalidTransition, NotAllowed
 from coordination.domain.units import Jurisdiction, Level
 
 
@@ -41,6 +42,7 @@ class Status(StrEnum):
     SIGNED = "signed"
     RETURNED = "returned"
     HANDED_DOWN = "handed_down"
+    CLAIMED = "claimed"
     RESOLVED = "resolved"
     VISITED = "visited"
     CLOSED = "closed"
@@ -107,9 +109,31 @@ class HandDown:
 
 
 @dataclass(frozen=True)
+class ClaimIncident:
+    holder: str
+
+
+@dataclass(frozen=True)
+class ReleaseIncident:
+    """Give a claimed order back: its holder may, and so may the unit's handler (override)."""
+
+    by: str
+    reason: str = ""
+    override: bool = False
+
+
+@dataclass(frozen=True)
+class ExpireClaim:
+    """Return a claim whose lease has run out; ``holder`` is the claim the watcher saw."""
+
+    holder: str
+
+
+@dataclass(frozen=True)
 class ResolveIncident:
     summary: str
     signed_off_by: str
+    by: str = ""  # a field worker resolving: must hold the claim, if there is one
 
 
 @dataclass(frozen=True)
@@ -129,6 +153,9 @@ Command = (
     | SignFor
     | ReturnIncident
     | HandDown
+    | ClaimIncident
+    | ReleaseIncident
+    | ExpireClaim
     | ResolveIncident
     | RecordReturnVisit
     | CloseIncident
@@ -182,6 +209,24 @@ class IncidentHandedDown:
 
 
 @dataclass(frozen=True)
+class IncidentClaimed:
+    holder: str
+    unit: str
+    lease_expires_at: datetime
+
+
+@dataclass(frozen=True)
+class IncidentReleased:
+    holder: str
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class ClaimExpired:
+    holder: str
+
+
+@dataclass(frozen=True)
 class IncidentResolved:
     unit: str
     summary: str
@@ -211,6 +256,9 @@ Event = (
     | IncidentSignedFor
     | IncidentReturned
     | IncidentHandedDown
+    | IncidentClaimed
+    | IncidentReleased
+    | ClaimExpired
     | IncidentResolved
     | ReturnVisitRecorded
     | IncidentReopened
@@ -223,6 +271,9 @@ EVENT_TYPES: tuple[type, ...] = (
     IncidentSignedFor,
     IncidentReturned,
     IncidentHandedDown,
+    IncidentClaimed,
+    IncidentReleased,
+    ClaimExpired,
     IncidentResolved,
     ReturnVisitRecorded,
     IncidentReopened,
@@ -258,13 +309,33 @@ class Incident:
     signed_off_by: str = ""
     satisfaction: Satisfaction | None = None
     reopened: int = 0
+    holder: str = ""
+    lease_expires_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class LeasePolicy:
+    """How long a claim holds before it goes back to the queue unless acted on."""
+
+    default: timedelta = timedelta(minutes=30)
+    night_emergency: timedelta = timedelta(minutes=10)
+
+    def for_kind(self, kind: Kind | None) -> timedelta:
+        return self.night_emergency if kind is Kind.NIGHT_EMERGENCY else self.default
 
 
 @dataclass(frozen=True)
 class Context:
-    """What a decision may consult besides the state: the unit tree."""
+    """What a decision may consult besides the state: the unit tree, the time, the policies."""
 
     jurisdiction: Jurisdiction
+    now: datetime | None = None
+    leases: LeasePolicy = field(default_factory=LeasePolicy)
+
+    def clock(self) -> datetime:
+        if self.now is None or self.now.tzinfo is None:
+            raise ValueError("this decision needs a timezone-aware 'now' in its context")
+        return self.now
 
 
 def fold(events: Iterable[Event], state: Incident | None = None) -> Incident:
@@ -373,8 +444,37 @@ def _hand_down(command: HandDown, state: Incident, ctx: Context) -> list[Event]:
 
 
 @_decide.register
+def _claim(command: ClaimIncident, state: Incident, ctx: Context) -> list[Event]:
+    if state.status is Status.CLAIMED:
+        raise AlreadyClaimed(state.holder)
+    _require(state, "claim", Status.HANDED_DOWN)
+    expires = ctx.clock() + ctx.leases.for_kind(state.kind)
+    return [IncidentClaimed(holder=command.holder, unit=state.unit, lease_expires_at=expires)]
+
+
+@_decide.register
+def _release(command: ReleaseIncident, state: Incident, ctx: Context) -> list[Event]:
+    _require(state, "release", Status.CLAIMED)
+    if command.by != state.holder and not command.override:
+        raise NotAllowed(f"held by {state.holder}, not {command.by}", field="holder")
+    return [IncidentReleased(holder=state.holder, reason=command.reason)]
+
+
+@_decide.register
+def _expire(command: ExpireClaim, state: Incident, ctx: Context) -> list[Event]:
+    _require(state, "expire the claim of", Status.CLAIMED)
+    if command.holder != state.holder:
+        raise DomainError(f"claimed again, now by {state.holder}", field="holder")
+    if state.lease_expires_at is None or state.lease_expires_at > ctx.clock():
+        raise DomainError("the lease has not run out", field="lease_expires_at")
+    return [ClaimExpired(holder=state.holder)]
+
+
+@_decide.register
 def _resolve(command: ResolveIncident, state: Incident, ctx: Context) -> list[Event]:
-    _require(state, "resolve", Status.SIGNED, Status.HANDED_DOWN)
+    _require(state, "resolve", Status.SIGNED, Status.HANDED_DOWN, Status.CLAIMED)
+    if state.status is Status.CLAIMED and command.by and command.by != state.holder:
+        raise NotAllowed(f"held by {state.holder}, not {command.by}", field="holder")
     if not command.summary.strip():
         raise DomainError("a resolution says what was done", field="summary")
     if not command.signed_off_by.strip():
@@ -464,10 +564,27 @@ def _(event: IncidentHandedDown, state: Incident) -> Incident:
 
 
 @_evolve.register
+def _(event: IncidentClaimed, state: Incident) -> Incident:
+    return replace(
+        state,
+        status=Status.CLAIMED,
+        holder=event.holder,
+        lease_expires_at=event.lease_expires_at,
+    )
+
+
+@_evolve.register
+def _(event: IncidentReleased | ClaimExpired, state: Incident) -> Incident:
+    return replace(state, status=Status.HANDED_DOWN, holder="", lease_expires_at=None)
+
+
+@_evolve.register
 def _(event: IncidentResolved, state: Incident) -> Incident:
     return replace(
         state,
         status=Status.RESOLVED,
+        holder="",
+        lease_expires_at=None,
         resolution=event.summary,
         signed_off_by=event.signed_off_by,
     )

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from coordination.config import DEFAULT_UNITS_FILE
 from coordination.domain import incident as inc
@@ -102,6 +104,8 @@ def reported(
 
 # --- histories: event lists that bring an incident to each status --------------------------
 
+NOW = datetime(2020, 2, 8, 12, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+VOLUNTEER = "volunteer-1"
 REASON = "不属于本街道辖区"
 SUMMARY = "已送达口罩和体温计"
 OFFICER = "陈桥街道 张主任"
@@ -123,6 +127,11 @@ def returned_to_district() -> list[inc.Event]:
 
 def handed_down_to_lidu() -> list[inc.Event]:
     return [*signed_at_street(), inc.IncidentHandedDown(LIDU)]
+
+
+def claimed_at_lidu(lease_expires_at: datetime = NOW - timedelta(minutes=1)) -> list[inc.Event]:
+    """Handed down to lidu and claimed by VOLUNTEER, whose lease ran out a minute before NOW."""
+    return [*handed_down_to_lidu(), inc.IncidentClaimed(VOLUNTEER, LIDU, lease_expires_at)]
 
 
 def night_emergency_at_lidu() -> list[inc.Event]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from builders import load_jurisdiction, load_tree
+from builders import NOW, load_jurisdiction, load_tree
 
 from coordination.domain import incident as inc
 from coordination.domain.units import Jurisdiction
@@ -23,4 +23,4 @@ def jurisdiction() -> Jurisdiction:
 
 @pytest.fixture(scope="session")
 def ctx(jurisdiction: Jurisdiction) -> inc.Context:
-    return inc.Context(jurisdiction)
+    return inc.Context(jurisdiction, now=NOW)

@@ -35,7 +35,8 @@ A = Action
 Y, N = True, False
 
 # Written out by hand from DOMAIN.md: the district's dispatchers report, dispatch, call back and
-# close; handling units sign for, return, hand down and resolve; field staff resolve at the door.
+# close; handling units sign for, return, hand down and resolve (and may take back a claim);
+# field staff claim, release and resolve at the door.
 MATRIX: dict[Role, dict[Action, bool]] = {
     Role.DISPATCHER: {
         A.READ: Y,
@@ -44,6 +45,8 @@ MATRIX: dict[Role, dict[Action, bool]] = {
         A.SIGN_FOR: N,
         A.RETURN: N,
         A.HAND_DOWN: N,
+        A.CLAIM: N,
+        A.RELEASE: N,
         A.RESOLVE: N,
         A.RECORD_VISIT: Y,
         A.CLOSE: Y,
@@ -55,6 +58,8 @@ MATRIX: dict[Role, dict[Action, bool]] = {
         A.SIGN_FOR: Y,
         A.RETURN: Y,
         A.HAND_DOWN: Y,
+        A.CLAIM: N,
+        A.RELEASE: Y,
         A.RESOLVE: Y,
         A.RECORD_VISIT: N,
         A.CLOSE: N,
@@ -66,6 +71,8 @@ MATRIX: dict[Role, dict[Action, bool]] = {
         A.SIGN_FOR: N,
         A.RETURN: N,
         A.HAND_DOWN: N,
+        A.CLAIM: Y,
+        A.RELEASE: Y,
         A.RESOLVE: Y,
         A.RECORD_VISIT: N,
         A.CLOSE: N,
@@ -77,6 +84,8 @@ MATRIX: dict[Role, dict[Action, bool]] = {
         A.SIGN_FOR: N,
         A.RETURN: N,
         A.HAND_DOWN: N,
+        A.CLAIM: N,
+        A.RELEASE: N,
         A.RESOLVE: N,
         A.RECORD_VISIT: N,
         A.CLOSE: N,
@@ -88,6 +97,8 @@ MATRIX: dict[Role, dict[Action, bool]] = {
         A.SIGN_FOR: Y,
         A.RETURN: Y,
         A.HAND_DOWN: Y,
+        A.CLAIM: Y,
+        A.RELEASE: Y,
         A.RESOLVE: Y,
         A.RECORD_VISIT: Y,
         A.CLOSE: Y,

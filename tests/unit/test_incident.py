@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -15,11 +16,14 @@ from builders import (
     HUAQIAO,
     LIDU,
     MARKET,
+    NOW,
     OFFICER,
     REASON,
     SUMMARY,
+    VOLUNTEER,
     WANGHAI,
     XINGANG,
+    claimed_at_lidu,
     closed,
     dispatched_to_street,
     handed_down_to_lidu,
@@ -36,24 +40,36 @@ from builders import (
     work_order,
 )
 
-from coordination.domain.errors import DomainError, InvalidTransition, UnknownPlace
+from coordination.domain.errors import (
+    AlreadyClaimed,
+    DomainError,
+    InvalidTransition,
+    NotAllowed,
+    UnknownPlace,
+)
 from coordination.domain.incident import (
+    ClaimExpired,
+    ClaimIncident,
     CloseIncident,
     Command,
     Context,
     DispatchIncident,
     Event,
+    ExpireClaim,
     HandDown,
     Incident,
+    IncidentClaimed,
     IncidentClosed,
     IncidentDispatched,
     IncidentHandedDown,
+    IncidentReleased,
     IncidentReopened,
     IncidentResolved,
     IncidentReturned,
     IncidentSignedFor,
     Kind,
     RecordReturnVisit,
+    ReleaseIncident,
     ResolveIncident,
     ReturnIncident,
     ReturnVisitRecorded,
@@ -479,6 +495,7 @@ HISTORIES: dict[Status, Callable[[], list[Event]]] = {
     Status.SIGNED: signed_at_street,
     Status.RETURNED: returned_to_district,
     Status.HANDED_DOWN: handed_down_to_lidu,
+    Status.CLAIMED: claimed_at_lidu,
     Status.RESOLVED: resolved_at_lidu,
     Status.VISITED: visited,
     Status.CLOSED: closed,
@@ -490,6 +507,9 @@ COMMANDS: dict[str, Command] = {
     "sign for": SignFor(),
     "return": ReturnIncident(REASON),
     "hand down": HandDown(HUAQIAO),
+    "claim": ClaimIncident("volunteer-2"),
+    "release": ReleaseIncident(VOLUNTEER),
+    "expire the claim of": ExpireClaim(VOLUNTEER),
     "resolve": ResolveIncident(SUMMARY, OFFICER),
     "record a return visit for": RecordReturnVisit(Satisfaction.SATISFIED),
     "close": CloseIncident(),
@@ -501,7 +521,8 @@ ALLOWED: dict[Status, set[str]] = {
     Status.DISPATCHED: {"dispatch", "sign for", "return"},
     Status.SIGNED: {"hand down", "resolve"},
     Status.RETURNED: {"dispatch"},
-    Status.HANDED_DOWN: {"resolve"},
+    Status.HANDED_DOWN: {"claim", "resolve"},
+    Status.CLAIMED: {"release", "expire the claim of", "resolve"},
     Status.RESOLVED: {"record a return visit for"},
     Status.VISITED: {"close"},
     Status.CLOSED: set(),
@@ -524,7 +545,12 @@ def test_allowed_transition_produces_events(ctx: Context, status: Status, verb: 
 
 @pytest.mark.parametrize(
     ("status", "verb"),
-    [(s, v) for s in Status for v in COMMANDS if v not in ALLOWED[s]],
+    [
+        (s, v)
+        for s in Status
+        for v in COMMANDS
+        if v not in ALLOWED[s] and (s, v) != (Status.CLAIMED, "claim")
+    ],
     ids=str,
 )
 def test_impossible_transition_names_the_current_state(
@@ -542,6 +568,75 @@ def test_impossible_transition_names_the_current_state(
 def test_closed_incident_accepts_no_command(ctx: Context, command: Command) -> None:
     with pytest.raises(InvalidTransition, match="closed"):
         decide(fold(closed()), command, ctx)
+
+
+# --- claims -------------------------------------------------------------------------------
+
+
+def test_claim_holds_the_order_for_the_lease_of_its_kind(spec: Spec) -> None:
+    spec.given(handed_down_to_lidu())
+    spec.when(ClaimIncident("volunteer-2"))
+    state = spec.then(IncidentClaimed("volunteer-2", LIDU, NOW + timedelta(minutes=30)))
+    assert (state.status, state.holder) == (Status.CLAIMED, "volunteer-2")
+
+
+def test_night_emergency_lease_is_shorter(spec: Spec) -> None:
+    spec.given(night_emergency_at_lidu())
+    spec.when(ClaimIncident(VOLUNTEER))
+    spec.then(IncidentClaimed(VOLUNTEER, LIDU, NOW + timedelta(minutes=10)))
+
+
+def test_second_claim_of_same_order_conflicts(ctx: Context) -> None:
+    with pytest.raises(AlreadyClaimed, match=VOLUNTEER) as raised:
+        decide(fold(claimed_at_lidu()), ClaimIncident("volunteer-2"), ctx)
+    assert raised.value.field == "holder"
+
+
+def test_claim_needs_the_time(jurisdiction: Any) -> None:
+    with pytest.raises(ValueError, match="now"):
+        decide(fold(handed_down_to_lidu()), ClaimIncident(VOLUNTEER), Context(jurisdiction))
+
+
+def test_holder_releases_back_to_the_queue(spec: Spec) -> None:
+    spec.given(claimed_at_lidu())
+    spec.when(ReleaseIncident(VOLUNTEER, "家中有事"))
+    state = spec.then(IncidentReleased(VOLUNTEER, "家中有事"))
+    assert (state.status, state.holder, state.lease_expires_at) == (Status.HANDED_DOWN, "", None)
+
+
+def test_someone_else_cannot_release_without_override(spec: Spec) -> None:
+    spec.given(claimed_at_lidu())
+    with pytest.raises(NotAllowed, match=VOLUNTEER):
+        spec.when(ReleaseIncident("volunteer-2"))
+    spec.when(ReleaseIncident("handler-1", override=True))
+    spec.then(IncidentReleased(VOLUNTEER))
+
+
+def test_expired_lease_returns_the_order(spec: Spec) -> None:
+    spec.given(claimed_at_lidu())
+    spec.when(ExpireClaim(VOLUNTEER))
+    assert spec.then(ClaimExpired(VOLUNTEER)).status is Status.HANDED_DOWN
+
+
+def test_running_lease_does_not_expire(spec: Spec) -> None:
+    spec.given(claimed_at_lidu(lease_expires_at=NOW + timedelta(seconds=1)))
+    with pytest.raises(DomainError, match="not run out"):
+        spec.when(ExpireClaim(VOLUNTEER))
+
+
+def test_expiry_of_an_old_claim_does_not_touch_a_new_one(spec: Spec) -> None:
+    spec.given(claimed_at_lidu())
+    with pytest.raises(DomainError, match=VOLUNTEER):
+        spec.when(ExpireClaim("volunteer-2"))
+
+
+def test_only_the_holder_resolves_a_claimed_order_as_field_staff(spec: Spec) -> None:
+    spec.given(claimed_at_lidu())
+    with pytest.raises(NotAllowed):
+        spec.when(ResolveIncident(SUMMARY, OFFICER, by="volunteer-2"))
+    spec.when(ResolveIncident(SUMMARY, OFFICER, by=VOLUNTEER))
+    state = spec.then(IncidentResolved(LIDU, SUMMARY, OFFICER))
+    assert (state.holder, state.lease_expires_at) == ("", None)
 
 
 def test_night_emergency_at_a_community_cannot_be_signed_for_or_returned(spec: Spec) -> None:
