@@ -40,7 +40,8 @@ local result = '"version":' .. (current + n) .. ',"position":' .. position .. '}
 if idem_prefix ~= '' then
   redis.call('SET', KEYS[4], idem_prefix .. ',' .. result, 'EX', tonumber(ARGV[4]))
 end
-return {'ok', '{' .. result}
+local triggered = redis.call('SET', KEYS[5], '1', 'NX', 'EX', 60) and 1 or 0
+return {'ok', '{' .. result, triggered}
 """
 
 
@@ -86,6 +87,7 @@ class Recorded:
     request_hash: str = ""
     duplicate: bool = False
     events: tuple[StoredEvent, ...] = ()
+    triggered: bool = False  # no catch-up was pending: the caller should start one
 
 
 class EventStore:
@@ -123,12 +125,13 @@ class EventStore:
             idem_key = keys.idempotency(partition, idempotency.principal, idempotency.key)
             idem_prefix = "{" + _pair("hash", idempotency.request_hash) + ","
             idem_prefix += _pair("stream", stream_id)
-        status, payload = self._append(
+        status, payload, *rest = self._append(
             keys=[
                 keys.log(partition),
                 keys.head(partition),
                 keys.stream(partition, stream_id),
                 idem_key,
+                keys.trigger(partition),
             ],
             args=[expected_version, len(records), idem_prefix, self.idempotency_ttl, *records],
         )
@@ -142,7 +145,7 @@ class EventStore:
             self._stored(json.loads(record), first + i, event)
             for i, (record, event) in enumerate(zip(records, events, strict=True))
         )
-        return replace(recorded, stream=stream_id, events=stored)
+        return replace(recorded, stream=stream_id, events=stored, triggered=rest == [1])
 
     def recorded(self, partition: str, idempotency: Idempotency) -> Recorded | None:
         """The result first recorded under this idempotency key, if any."""

@@ -41,3 +41,67 @@ def token(token_hash: str) -> str:
 
 def tokens_index() -> str:
     return "coordination:tokens"
+
+
+def trigger(partition: str) -> str:
+    """Set by an append when no catch-up is pending; the catch-up clears it when done."""
+    return f"{tag(partition)}:trigger"
+
+
+# --- projections: each generation of read models lives under its own prefix ----------------
+
+
+def generation(partition: str) -> str:
+    """The generation of projections that readers use now."""
+    return f"{tag(partition)}:proj:generation"
+
+
+def generations(partition: str) -> str:
+    """The counter from which rebuilds take a fresh generation."""
+    return f"{tag(partition)}:proj:generations"
+
+
+def projector_lock(partition: str) -> str:
+    return f"{tag(partition)}:proj:lock"
+
+
+def rebuild_lock(partition: str) -> str:
+    return f"{tag(partition)}:proj:rebuild-lock"
+
+
+def projection_prefix(partition: str, gen: int) -> str:
+    return f"{tag(partition)}:g{gen}:"
+
+
+def checkpoint(partition: str, gen: int) -> str:
+    """The position of the last event applied to this generation."""
+    return projection_prefix(partition, gen) + "checkpoint"
+
+
+def view(partition: str, gen: int, incident_id: str) -> str:
+    return projection_prefix(partition, gen) + f"view:{incident_id}"
+
+
+def incidents_index(partition: str, gen: int) -> str:
+    """Every incident, scored by the position of its report."""
+    return projection_prefix(partition, gen) + "incidents"
+
+
+def queue(partition: str, gen: int, unit: str) -> str:
+    """A unit's open orders, scored by urgency."""
+    return projection_prefix(partition, gen) + f"queue:{unit}"
+
+
+def queue_summary(partition: str, gen: int, unit: str) -> str:
+    """Counts of a unit's queue by ``status|kind``."""
+    return projection_prefix(partition, gen) + f"summary:{unit}"
+
+
+def leases(partition: str, gen: int) -> str:
+    """Claimed incidents, scored by when their lease runs out (epoch seconds)."""
+    return projection_prefix(partition, gen) + "leases"
+
+
+def holdings(partition: str, gen: int, holder: str) -> str:
+    """The incidents one person holds."""
+    return projection_prefix(partition, gen) + f"holder:{holder}"

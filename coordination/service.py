@@ -9,20 +9,28 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from coordination.domain.access import Action, Actor, Forbidden, OutOfScope, authorize
+from coordination.domain.access import Action, Actor, Forbidden, OutOfScope, Role, authorize
+from coordination.domain.errors import Conflict, DomainError, InvalidTransition
 from coordination.domain.incident import (
+    ClaimIncident,
     Command,
     Context,
+    ExpireClaim,
     Incident,
+    Kind,
     LeasePolicy,
     ReportIncident,
+    Status,
     decide,
     fold,
 )
 from coordination.domain.units import Jurisdiction
 from coordination.eventstore import ConcurrencyConflict, EventStore, Idempotency, StoredEvent
+from coordination.projections.reads import ReadModels
+from coordination.projections.views import View
 
 Clock = Callable[[], datetime]
+CLAIM_CANDIDATES = 20
 
 
 class NotFound(Exception):
@@ -60,12 +68,16 @@ class IncidentService:
         clock: Clock,
         timezone: str = "Asia/Shanghai",
         leases: LeasePolicy | None = None,
+        on_append: Callable[[str], None] | None = None,
+        reads: ReadModels | None = None,
     ) -> None:
         self.store = store
         self.jurisdiction = jurisdiction
         self.ctx = Context(jurisdiction, leases=leases or LeasePolicy())
         self.clock = clock
         self.tz = ZoneInfo(timezone)
+        self.on_append = on_append
+        self.reads = reads
 
     def report(
         self, actor: Actor, fields: dict[str, Any], idempotency: Idempotency | None = None
@@ -101,6 +113,49 @@ class IncidentService:
         if expected_version is not None and expected_version != state.version:
             raise VersionMismatch(expected_version, state.version)
         return self._write(partition, state, history, command, actor, self.clock(), idempotency)
+
+    def claim_next(self, actor: Actor, unit: str, kind: Kind | None = None) -> Written | None:
+        """Claim the most urgent unclaimed order of ``unit``'s queue; None if there is none.
+
+        The queue is a projection and may lag: a candidate someone else has just claimed is
+        refused by the log, and the next one is tried.
+        """
+        if self.reads is None:
+            raise RuntimeError("claim_next needs the read models")
+        authorize(actor, Action.CLAIM, unit, self.jurisdiction)
+        partition = self.jurisdiction.district_of(unit)
+
+        def unclaimed(view: View) -> bool:
+            incident = view.incident
+            return incident.status is Status.HANDED_DOWN and kind in (None, incident.kind)
+
+        page = self.reads.queue(partition, unit, unclaimed, limit=CLAIM_CANDIDATES)
+        for view in page.items:
+            command = ClaimIncident(holder=actor.subject)
+            try:
+                return self.execute(actor, view.incident.id, Action.CLAIM, command)
+            except (Conflict, InvalidTransition, VersionMismatch, NotFound):
+                continue
+        return None
+
+    def expire_leases(self, partition: str) -> int:
+        """Return to their queues the claims whose lease ran out; how many were returned.
+
+        Safe to run twice or from two watchers: the domain refuses to expire a claim that is
+        gone, renewed, or not yet due, and the log decides between two that race.
+        """
+        if self.reads is None:
+            raise RuntimeError("expire_leases needs the read models")
+        watcher = Actor(subject="system:lease-watch", role=Role.ADMIN, unit=partition)
+        expired = 0
+        for view in self.reads.due_leases(partition, self.clock()):
+            command = ExpireClaim(holder=view.incident.holder)
+            try:
+                self.execute(watcher, view.incident.id, Action.RELEASE, command)
+            except (DomainError, VersionMismatch, NotFound):
+                continue
+            expired += 1
+        return expired
 
     def load(self, actor: Actor, incident_id: str) -> tuple[Incident, list[StoredEvent]]:
         """The incident as its events fold, if the actor may see it."""
@@ -142,6 +197,8 @@ class IncidentService:
             raise VersionMismatch(conflict.expected, conflict.actual) from None
         if recorded.duplicate:
             return self._replay(partition, idempotency)  # type: ignore[arg-type,return-value]
+        if recorded.triggered and self.on_append is not None:
+            self.on_append(partition)
         history = history + list(recorded.events)
         return Written(fold(e.event for e in history), history, recorded.position)
 

@@ -1,0 +1,246 @@
+"""The projector: catches a partition's read models up with its log, a batch at a time.
+
+Each batch is applied and the checkpoint moved in one MULTI/EXEC, watched on the checkpoint and
+the generation, so a batch lands whole or not at all. A lock that expires if its holder dies
+keeps one projector per partition, so events apply in log order.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+
+from redis import Redis, WatchError
+from redis.client import Pipeline
+
+from coordination import keys
+from coordination.eventstore import EventStore, StoredEvent
+from coordination.projections import views
+from coordination.projections.views import View
+
+RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+EXTEND = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"""
+# Counters drop their field at zero, so that a counted projection equals a rebuilt one.
+COUNT = """
+local n = redis.call('HINCRBY', KEYS[1], ARGV[1], ARGV[2])
+if n == 0 then redis.call('HDEL', KEYS[1], ARGV[1]) end
+return n
+"""
+
+
+@dataclass(frozen=True)
+class Lag:
+    partition: str
+    head: int
+    checkpoint: int
+
+    @property
+    def lag(self) -> int:
+        return self.head - self.checkpoint
+
+
+def current_generation(redis: Redis | Pipeline, partition: str) -> int:
+    return int(redis.get(keys.generation(partition)) or 1)
+
+
+class Projector:
+    def __init__(
+        self,
+        redis: Redis,
+        store: EventStore,
+        batch_size: int = 1000,
+        lock_ttl_ms: int = 30_000,
+        before_commit: Callable[[int], None] | None = None,
+    ) -> None:
+        self.redis = redis
+        self.store = store
+        self.batch_size = batch_size
+        self.lock_ttl_ms = lock_ttl_ms
+        self.before_commit = before_commit  # a hook for tests that crash a batch half way
+        self._release = redis.register_script(RELEASE)
+        self._extend = redis.register_script(EXTEND)
+
+    # --- catching up ----------------------------------------------------------------------
+
+    def catch_up(self, partition: str) -> int:
+        """Apply every event after the checkpoint; the number applied (0 if another holds the
+        lock, which then sees whatever this call was for)."""
+        applied = 0
+        while True:
+            token = self._acquire(keys.projector_lock(partition))
+            if token is None:
+                return applied
+            try:
+                gen = current_generation(self.redis, partition)
+                applied += self._run(partition, gen, token)
+            finally:
+                self._release(keys=[keys.projector_lock(partition)], args=[token])
+                self.redis.delete(keys.trigger(partition))
+            # An append that found the trigger set, or whose own catch-up found the lock
+            # taken, committed before this point: look once more after letting go.
+            if self.lag(partition).lag <= 0:
+                return applied
+
+    def _run(self, partition: str, gen: int, token: str) -> int:
+        applied = 0
+        while True:
+            checkpoint = int(self.redis.get(keys.checkpoint(partition, gen)) or 0)
+            batch = self.store.read_partition(partition, after=checkpoint, count=self.batch_size)
+            if not batch:
+                return applied
+            self.apply_batch(partition, gen, checkpoint, batch)
+            applied += len(batch)
+            self._extend(keys=[keys.projector_lock(partition)], args=[token, self.lock_ttl_ms])
+
+    def apply_batch(
+        self,
+        partition: str,
+        gen: int,
+        checkpoint: int,
+        batch: list[StoredEvent],
+        live: bool = True,
+    ) -> None:
+        """Apply events that follow ``checkpoint`` and move it, in one transaction."""
+        by_incident: dict[str, list[StoredEvent]] = {}
+        for stored in batch:
+            by_incident.setdefault(stored.stream, []).append(stored)
+        ids = list(by_incident)
+        checkpoint_key = keys.checkpoint(partition, gen)
+        with self.redis.pipeline(transaction=True) as pipe:
+            try:
+                pipe.watch(checkpoint_key, keys.generation(partition))
+                if int(pipe.get(checkpoint_key) or 0) != checkpoint:
+                    return  # another projector got here first; nothing to do
+                if live and current_generation(pipe, partition) != gen:
+                    return  # swapped by a rebuild since this projector looked
+                raws = pipe.mget([keys.view(partition, gen, i) for i in ids])
+                pipe.multi()
+                for incident_id, raw in zip(ids, raws, strict=True):
+                    old = views.decode(raw) if raw is not None else None
+                    new = old
+                    for stored in by_incident[incident_id]:
+                        new = views.apply(new, stored)
+                    assert new is not None
+                    _write(pipe, partition, gen, incident_id, old, new)
+                pipe.set(checkpoint_key, batch[-1].position)
+                if self.before_commit is not None:
+                    self.before_commit(batch[-1].position)
+                pipe.execute()
+            except WatchError:
+                return
+
+    # --- rebuilding -----------------------------------------------------------------------
+
+    def rebuild(self, partition: str, wait_seconds: float = 30.0) -> int:
+        """Replay the log into a fresh generation and swap it in; readers keep the old one
+        until the swap. Returns the new generation."""
+        rebuild_token = self._acquire(keys.rebuild_lock(partition), ttl_ms=3_600_000)
+        if rebuild_token is None:
+            raise RuntimeError(f"a rebuild of {partition} is already running")
+        try:
+            old = current_generation(self.redis, partition)
+            new = max(int(self.redis.incr(keys.generations(partition))), old + 1)
+            self._build(partition, new)
+            token = self._wait_for_lock(partition, wait_seconds)
+            try:
+                self._build(partition, new)
+                self.redis.set(keys.generation(partition), new)
+            finally:
+                self._release(keys=[keys.projector_lock(partition)], args=[token])
+            self.drop_generation(partition, old)
+            return new
+        finally:
+            self._release(keys=[keys.rebuild_lock(partition)], args=[rebuild_token])
+
+    def _build(self, partition: str, gen: int) -> None:
+        while True:
+            checkpoint = int(self.redis.get(keys.checkpoint(partition, gen)) or 0)
+            batch = self.store.read_partition(partition, after=checkpoint, count=self.batch_size)
+            if not batch:
+                return
+            self.apply_batch(partition, gen, checkpoint, batch, live=False)
+
+    def drop_generation(self, partition: str, gen: int) -> int:
+        dropped = 0
+        pattern = keys.projection_prefix(partition, gen) + "*"
+        for chunk in _chunks(self.redis.scan_iter(match=pattern, count=1000), 500):
+            dropped += self.redis.unlink(*chunk)
+        return dropped
+
+    # --- state ----------------------------------------------------------------------------
+
+    def lag(self, partition: str) -> Lag:
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.get(keys.head(partition))
+            pipe.get(keys.generation(partition))
+            head, gen = pipe.execute()
+        checkpoint = self.redis.get(keys.checkpoint(partition, int(gen or 1)))
+        return Lag(partition, int(head or 0), int(checkpoint or 0))
+
+    def _acquire(self, key: str, ttl_ms: int | None = None) -> str | None:
+        token = secrets.token_hex(8)
+        if self.redis.set(key, token, nx=True, px=ttl_ms or self.lock_ttl_ms):
+            return token
+        return None
+
+    def _wait_for_lock(self, partition: str, seconds: float) -> str:
+        deadline = time.monotonic() + seconds
+        while (token := self._acquire(keys.projector_lock(partition))) is None:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the projector of {partition} did not let go")
+            time.sleep(0.01)
+        return token
+
+
+def _write(
+    pipe: Pipeline, partition: str, gen: int, incident_id: str, old: View | None, new: View
+) -> None:
+    """Queue the writes that take one incident's read models from ``old`` to ``new``."""
+    pipe.set(keys.view(partition, gen, incident_id), views.encode(new))
+    if old is None:
+        pipe.zadd(keys.incidents_index(partition, gen), {incident_id: new.reported_position})
+    before = views.queue_unit(old.incident) if old else None
+    after = views.queue_unit(new.incident)
+    if before and before != after:
+        pipe.zrem(keys.queue(partition, gen, before), incident_id)
+    if after:
+        pipe.zadd(keys.queue(partition, gen, after), {incident_id: views.urgency(new)})
+    old_field = views.summary_field(old.incident) if old else None
+    new_field = views.summary_field(new.incident)
+    if (before, old_field) != (after, new_field):
+        if before:
+            pipe.eval(COUNT, 1, keys.queue_summary(partition, gen, before), old_field, -1)
+        if after:
+            pipe.eval(COUNT, 1, keys.queue_summary(partition, gen, after), new_field, 1)
+    old_holder = old.incident.holder if old else ""
+    if old_holder != new.incident.holder:
+        if old_holder:
+            pipe.srem(keys.holdings(partition, gen, old_holder), incident_id)
+        if new.incident.holder:
+            pipe.sadd(keys.holdings(partition, gen, new.incident.holder), incident_id)
+    expires = new.incident.lease_expires_at
+    if expires is not None:
+        pipe.zadd(keys.leases(partition, gen), {incident_id: expires.timestamp()})
+    elif old is not None and old.incident.lease_expires_at is not None:
+        pipe.zrem(keys.leases(partition, gen), incident_id)
+
+
+def _chunks(iterable: Iterable[bytes], size: int) -> Iterator[list[bytes]]:
+    chunk: list[bytes] = []
+    for item in iterable:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk

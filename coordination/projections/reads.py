@@ -1,0 +1,170 @@
+"""Reading the projections: one incident, lists, unit queues, summaries, holdings, leases."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from redis import Redis
+
+from coordination import keys
+from coordination.projections import views
+from coordination.projections.projector import current_generation
+from coordination.projections.views import View
+
+SCAN_FACTOR = 10  # a filtered page looks at up to this many entries per one it returns
+
+
+class NotYetVisible(Exception):
+    """The projections have not reached the position the reader asked for."""
+
+    def __init__(self, wanted: int, reached: int) -> None:
+        super().__init__(f"projections are at position {reached}, not yet {wanted}")
+        self.wanted = wanted
+        self.reached = reached
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[View]
+    next_cursor: str | None
+    position: int  # the checkpoint the page was read at
+
+
+class ReadModels:
+    def __init__(self, redis: Redis, wait_seconds: float = 2.0) -> None:
+        self.redis = redis
+        self.wait_seconds = wait_seconds
+
+    def snapshot(self, partition: str, min_position: int | None = None) -> tuple[int, int]:
+        """The generation and checkpoint to read at, once it has reached ``min_position``."""
+        deadline = time.monotonic() + self.wait_seconds
+        delay = 0.001
+        while True:
+            gen = current_generation(self.redis, partition)
+            reached = int(self.redis.get(keys.checkpoint(partition, gen)) or 0)
+            if min_position is None or reached >= min_position:
+                return gen, reached
+            if time.monotonic() >= deadline:
+                raise NotYetVisible(min_position, reached)
+            time.sleep(delay)
+            delay = min(delay * 2, 0.05)
+
+    def incident(
+        self, partition: str, incident_id: str, min_position: int | None = None
+    ) -> View | None:
+        gen, _ = self.snapshot(partition, min_position)
+        raw = self.redis.get(keys.view(partition, gen, incident_id))
+        return None if raw is None else views.decode(raw)
+
+    def incidents(
+        self,
+        partition: str,
+        keep: Callable[[View], bool],
+        cursor: str | None = None,
+        limit: int = 50,
+        min_position: int | None = None,
+    ) -> Page:
+        """Incidents newest first, those that ``keep`` accepts."""
+        gen, reached = self.snapshot(partition, min_position)
+        index = keys.incidents_index(partition, gen)
+        before = _decode_cursor(cursor)[0] if cursor else "+inf"
+        upper = f"({before}" if cursor else before
+        entries = self.redis.zrevrangebyscore(
+            index, upper, "-inf", start=0, num=limit * SCAN_FACTOR, withscores=True
+        )
+        return self._page(partition, gen, reached, entries, keep, limit)
+
+    def queue(
+        self,
+        partition: str,
+        unit: str,
+        keep: Callable[[View], bool],
+        cursor: str | None = None,
+        limit: int = 50,
+        min_position: int | None = None,
+    ) -> Page:
+        """A unit's open orders, most urgent first."""
+        gen, reached = self.snapshot(partition, min_position)
+        key = keys.queue(partition, gen, unit)
+        if cursor:
+            score, after_id = _decode_cursor(cursor)
+            entries = self.redis.zrangebyscore(
+                key, score, "+inf", start=0, num=limit * SCAN_FACTOR, withscores=True
+            )
+            entries = [(m, s) for m, s in entries if (s, m.decode()) > (score, after_id)]
+        else:
+            entries = self.redis.zrange(key, 0, limit * SCAN_FACTOR - 1, withscores=True)
+        return self._page(partition, gen, reached, entries, keep, limit)
+
+    def summary(
+        self, partition: str, unit: str, min_position: int | None = None
+    ) -> tuple[dict[str, dict[str, int]], int]:
+        """Counts of a unit's queue by status, then kind."""
+        gen, reached = self.snapshot(partition, min_position)
+        counts: dict[str, dict[str, int]] = {}
+        for field, value in self.redis.hgetall(keys.queue_summary(partition, gen, unit)).items():
+            status, _, kind = field.decode().partition("|")
+            counts.setdefault(status, {})[kind] = int(value)
+        return counts, reached
+
+    def holdings(self, partition: str, holder: str, min_position: int | None = None) -> Page:
+        gen, reached = self.snapshot(partition, min_position)
+        ids = sorted(m.decode() for m in self.redis.smembers(keys.holdings(partition, gen, holder)))
+        return Page(self._views(partition, gen, ids), None, reached)
+
+    def due_leases(self, partition: str, now: datetime) -> list[View]:
+        """Claimed incidents whose lease has run out by ``now``."""
+        gen, _ = self.snapshot(partition)
+        ids = self.redis.zrangebyscore(keys.leases(partition, gen), "-inf", now.timestamp())
+        return self._views(partition, gen, [i.decode() for i in ids])
+
+    def _page(
+        self,
+        partition: str,
+        gen: int,
+        reached: int,
+        entries: list[tuple[bytes, float]],
+        keep: Callable[[View], bool],
+        limit: int,
+    ) -> Page:
+        found = self._views(partition, gen, [m.decode() for m, _ in entries])
+        by_id = {v.incident.id: v for v in found}
+        items: list[View] = []
+        last: tuple[bytes, float] | None = None
+        for member, score in entries:
+            view = by_id.get(member.decode())
+            last = (member, score)
+            if view is not None and keep(view):
+                items.append(view)
+                if len(items) == limit:
+                    break
+        more = last is not None and (len(items) == limit or len(entries) == limit * SCAN_FACTOR)
+        next_cursor = _encode_cursor(last[1], last[0].decode()) if more and last else None
+        return Page(items, next_cursor, reached)
+
+    def _views(self, partition: str, gen: int, ids: list[str]) -> list[View]:
+        if not ids:
+            return []
+        raws = self.redis.mget([keys.view(partition, gen, i) for i in ids])
+        return [views.decode(r) for r in raws if r is not None]
+
+
+def _encode_cursor(score: float, member: str) -> str:
+    raw = json.dumps([score, member], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[float, str]:
+    """The (score, member) a cursor continues after; ValueError if it is not one of ours."""
+    try:
+        data: Any = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        score, member = float(data[0]), str(data[1])
+    except (ValueError, TypeError, IndexError, KeyError) as exc:
+        raise ValueError("not a cursor from this API") from exc
+    return score, member
