@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
-from coordination.api.app import build_services
 from coordination.config import Config
 from coordination.domain.access import Role
+from coordination.services import build_services
 
 
 @click.group()

@@ -20,6 +20,11 @@ class Config:
     port: int = 8000
     queue: str = "coordination"
     data_dir: Path = Path("var")
+    lease_minutes: float = 30.0
+    night_lease_minutes: float = 10.0
+    read_wait_seconds: float = 2.0
+    projector_batch: int = 1000
+    tick_seconds: int = 5
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Config:
@@ -35,4 +40,13 @@ class Config:
             port=int(env.get("COORDINATION_PORT", cls.port)),
             queue=env.get("COORDINATION_QUEUE", cls.queue),
             data_dir=Path(env.get("COORDINATION_DATA_DIR", str(cls.data_dir))),
+            lease_minutes=float(env.get("COORDINATION_LEASE_MINUTES", cls.lease_minutes)),
+            night_lease_minutes=float(
+                env.get("COORDINATION_NIGHT_LEASE_MINUTES", cls.night_lease_minutes)
+            ),
+            read_wait_seconds=float(
+                env.get("COORDINATION_READ_WAIT_SECONDS", cls.read_wait_seconds)
+            ),
+            projector_batch=int(env.get("COORDINATION_PROJECTOR_BATCH", cls.projector_batch)),
+            tick_seconds=int(env.get("COORDINATION_TICK_SECONDS", cls.tick_seconds)),
         )

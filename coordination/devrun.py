@@ -10,10 +10,10 @@ import sys
 import time
 from pathlib import Path
 
-from coordination.api.app import build_services
 from coordination.config import Config
 from coordination.domain.access import Role
 from coordination.embedded import EmbeddedServer
+from coordination.services import build_services
 
 DEMO_TOKENS = [
     (Role.DISPATCHER, "gangwen", "demo-dispatcher"),

@@ -2,43 +2,13 @@
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
-from datetime import UTC, datetime
-
 from flask import Flask
 from redis import Redis
 
 from coordination.api import errors
 from coordination.config import Config
-from coordination.domain.units import Jurisdiction
-from coordination.eventstore import EventStore
-from coordination.service import Clock, IncidentService
-from coordination.tokens import TokenStore
-
-
-@dataclass(frozen=True)
-class Services:
-    redis: Redis
-    jurisdiction: Jurisdiction
-    store: EventStore
-    tokens: TokenStore
-    incidents: IncidentService
-
-
-def build_services(
-    config: Config, redis: Redis | None = None, clock: Clock | None = None
-) -> Services:
-    """Everything the API and the CLI need, built from configuration."""
-    redis = redis or Redis.from_url(config.redis_url)
-    jurisdiction = load_jurisdiction(config)
-    store = EventStore(redis, idempotency_ttl=config.idempotency_ttl_seconds)
-    incidents = IncidentService(store, jurisdiction, clock or _utcnow, config.timezone)
-    return Services(redis, jurisdiction, store, TokenStore(redis), incidents)
-
-
-def load_jurisdiction(config: Config) -> Jurisdiction:
-    return Jurisdiction.from_dict(json.loads(config.units_file.read_text(encoding="utf-8")))
+from coordination.service import Clock
+from coordination.services import build_services
 
 
 def create_app(
@@ -69,7 +39,3 @@ def create_app(
     api.register_blueprint(incidents.blp)
     errors.register(app)
     return app
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)

@@ -1,0 +1,70 @@
+"""The composition root: everything the API, the CLI and the jobs need, built from config."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from redis import Redis
+
+from coordination.config import Config
+from coordination.domain.incident import LeasePolicy
+from coordination.domain.units import Jurisdiction
+from coordination.eventstore import EventStore
+from coordination.projections.projector import Projector
+from coordination.projections.reads import ReadModels
+from coordination.service import Clock, IncidentService
+from coordination.tokens import TokenStore
+from coordination.triggers import CatchUpTrigger
+
+
+@dataclass(frozen=True)
+class Services:
+    config: Config
+    redis: Redis
+    jurisdiction: Jurisdiction
+    store: EventStore
+    tokens: TokenStore
+    reads: ReadModels
+    projector: Projector
+    incidents: IncidentService
+
+    @property
+    def partitions(self) -> list[str]:
+        """The districts: each is a partition of the log."""
+        return [u.id for u in self.jurisdiction.units.values() if u.parent is None]
+
+
+def build_services(
+    config: Config, redis: Redis | None = None, clock: Clock | None = None
+) -> Services:
+    redis = redis or Redis.from_url(config.redis_url)
+    jurisdiction = load_jurisdiction(config)
+    store = EventStore(redis, idempotency_ttl=config.idempotency_ttl_seconds)
+    reads = ReadModels(redis, wait_seconds=config.read_wait_seconds)
+    leases = LeasePolicy(
+        default=timedelta(minutes=config.lease_minutes),
+        night_emergency=timedelta(minutes=config.night_lease_minutes),
+    )
+    incidents = IncidentService(
+        store,
+        jurisdiction,
+        clock or utcnow,
+        config.timezone,
+        leases=leases,
+        on_append=CatchUpTrigger(redis, config.queue),
+        reads=reads,
+    )
+    projector = Projector(redis, store, batch_size=config.projector_batch)
+    return Services(
+        config, redis, jurisdiction, store, TokenStore(redis), reads, projector, incidents
+    )
+
+
+def load_jurisdiction(config: Config) -> Jurisdiction:
+    return Jurisdiction.from_dict(json.loads(config.units_file.read_text(encoding="utf-8")))
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
