@@ -1,0 +1,181 @@
+"""docker-compose.yml and the Dockerfile agree with the code they run (no Docker needed)."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import re
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+
+from coordination.config import Config
+
+ROOT = Path(__file__).resolve().parents[2]
+FACTORY = re.compile(r"^(?P<module>[\w.]+):(?P<name>\w+)\(\)$")
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def services(compose: dict[str, Any]) -> dict[str, Any]:
+    return compose["services"]
+
+
+def dockerfile_instructions() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) pairs of the Dockerfile, continuation lines joined."""
+    text = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    lines = [line for line in text.splitlines() if not line.lstrip().startswith("#")]
+    joined = re.sub(r"\\\n\s*", " ", "\n".join(lines))
+    pairs = []
+    for line in joined.splitlines():
+        if line.strip():
+            instruction, _, args = line.strip().partition(" ")
+            pairs.append((instruction.upper(), args.strip()))
+    return pairs
+
+
+def dockerfile_cmd() -> list[str]:
+    cmds = [args for instruction, args in dockerfile_instructions() if instruction == "CMD"]
+    command: list[str] = json.loads(cmds[-1])
+    return command
+
+
+def command_of(service: dict[str, Any]) -> list[str]:
+    command = service["command"]
+    assert isinstance(command, list), "commands are exec-form lists, never shell strings"
+    return command
+
+
+def option(command: list[str], name: str) -> str:
+    return command[command.index(name) + 1]
+
+
+def factory_of(command: list[str]) -> str:
+    factories = [arg for arg in command if FACTORY.match(arg)]
+    assert len(factories) == 1, command
+    return factories[0]
+
+
+def environment(service: dict[str, Any]) -> dict[str, str]:
+    env = service.get("environment") or {}
+    if isinstance(env, list):
+        env = dict(item.split("=", 1) for item in env)
+    return {name: str(value) for name, value in env.items()}
+
+
+def test_redis_api_and_worker_services_exist(services: dict[str, Any]) -> None:
+    assert {"redis", "api", "worker"} <= services.keys()
+
+
+def test_every_service_has_a_healthcheck(services: dict[str, Any]) -> None:
+    for name in ("redis", "api", "worker"):
+        test = services[name].get("healthcheck", {}).get("test")
+        assert test and test[0] in ("CMD", "CMD-SHELL"), name
+
+
+def test_redis_appends_to_an_aof_fsynced_on_every_write(services: dict[str, Any]) -> None:
+    command = command_of(services["redis"])
+    assert option(command, "--appendonly") == "yes"
+    assert option(command, "--appendfsync") == "always"
+
+
+def test_redis_keeps_its_data_on_a_named_volume(compose: dict[str, Any]) -> None:
+    mounts = compose["services"]["redis"]["volumes"]
+    named = [m.split(":")[0] for m in mounts if m.endswith(":/data")]
+    assert named and named[0] in (compose.get("volumes") or {})
+
+
+def test_redis_healthcheck_pings(services: dict[str, Any]) -> None:
+    test = " ".join(services["redis"]["healthcheck"]["test"])
+    assert re.search(r"(valkey|redis)-cli ping", test)
+
+
+def test_api_and_worker_wait_for_a_healthy_redis(services: dict[str, Any]) -> None:
+    for name in ("api", "worker"):
+        assert services[name]["depends_on"]["redis"]["condition"] == "service_healthy", name
+
+
+@pytest.mark.parametrize("service", ["api", "worker"])
+def test_every_environment_variable_is_one_config_reads(
+    services: dict[str, Any], service: str
+) -> None:
+    env = environment(services[service])
+    assert env, f"{service} sets no environment"
+    default = Config.from_env({})
+    for name, value in env.items():
+        Config.from_env({name: value})  # the compose value itself parses
+        assert Config.from_env({name: "12345"}) != default, f"Config.from_env ignores {name}"
+
+
+def test_an_unknown_variable_changes_no_setting() -> None:
+    assert Config.from_env({"COORDINATION_NO_SUCH_SETTING": "12345"}) == Config.from_env({})
+
+
+@pytest.mark.parametrize("service", ["api", "worker"])
+def test_redis_url_points_at_the_redis_service(services: dict[str, Any], service: str) -> None:
+    url = urlsplit(environment(services[service])["REDIS_URL"])
+    assert (url.scheme, url.hostname, url.port or 6379) == ("redis", "redis", 6379)
+    assert Config.from_env(environment(services[service])).redis_url == url.geturl()
+
+
+def test_api_runs_the_app_factory_under_gunicorn(services: dict[str, Any]) -> None:
+    command = command_of(services["api"])
+    assert command[0] == "gunicorn"
+    match = FACTORY.match(factory_of(command))
+    assert match is not None
+    factory = getattr(importlib.import_module(match["module"]), match["name"])
+    assert callable(factory)
+
+
+def test_api_listens_on_the_published_port(services: dict[str, Any]) -> None:
+    bind = option(command_of(services["api"]), "--bind")
+    host, _, port = bind.rpartition(":")
+    assert host == "0.0.0.0"
+    assert f"{port}:{port}" in [str(p) for p in services["api"]["ports"]]
+
+
+def test_api_healthcheck_url_is_served_by_the_app(services: dict[str, Any]) -> None:
+    from coordination.api.app import create_app
+
+    test = " ".join(services["api"]["healthcheck"]["test"])
+    url = urlsplit(re.search(r"https?://[^'\"\s]+", test).group(0))  # type: ignore[union-attr]
+    assert str(url.port) == option(command_of(services["api"]), "--bind").rpartition(":")[2]
+    response = create_app(Config()).test_client().get(url.path)  # no Redis command is sent
+    assert response.status_code == 200
+
+
+def test_worker_serves_the_configured_queue_with_json(services: dict[str, Any]) -> None:
+    command = command_of(services["worker"])
+    assert command[:2] == ["rq", "worker"]
+    assert command[-1] == Config().queue
+    assert option(command, "--serializer") == "json"
+    assert "--with-scheduler" in command
+
+
+def test_worker_url_is_the_one_the_app_reads(services: dict[str, Any]) -> None:
+    worker = services["worker"]
+    assert option(command_of(worker), "--url") == environment(worker)["REDIS_URL"]
+    assert environment(worker)["REDIS_URL"] == environment(services["api"])["REDIS_URL"]
+
+
+def test_dockerfile_runs_the_same_factory_as_compose(services: dict[str, Any]) -> None:
+    cmd = dockerfile_cmd()
+    api = command_of(services["api"])
+    assert cmd[0] == "gunicorn"
+    assert factory_of(cmd) == factory_of(api)
+    assert option(cmd, "--bind") == option(api, "--bind")
+
+
+def test_dockerfile_installs_the_project_as_a_non_root_user() -> None:
+    instructions = dockerfile_instructions()
+    assert instructions[0] == ("FROM", "python:3.11-slim")
+    assert any(i == "RUN" and re.search(r"pip install \S", a) for i, a in instructions)
+    users = [args for instruction, args in instructions if instruction == "USER"]
+    assert users and users[-1] not in ("root", "0")
