@@ -103,7 +103,8 @@ class EmbeddedServer:
         raise RuntimeError(f"server did not start on port {self.port}: {self._diagnostics()}")
 
     def _wait_ready(self, proc: subprocess.Popen[bytes], timeout: float) -> bool:
-        """Poll until our own process answers (INFO); False if it exits or times out."""
+        """Poll until our own process answers and has loaded its AOF; False if it exits or
+        times out (INFO answers while loading, when other commands would still fail)."""
         assert self.port is not None
         client = redis.Redis(
             host=self.host, port=self.port, socket_connect_timeout=0.5, retry=Retry(NoBackoff(), 0)
@@ -112,7 +113,8 @@ class EmbeddedServer:
         try:
             while proc.poll() is None and time.monotonic() < deadline:
                 try:  # another server on the port must not pass for ours
-                    if client.info("server").get("process_id") == proc.pid:
+                    info = client.info()
+                    if info.get("process_id") == proc.pid and not info.get("loading"):
                         return True
                 except (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError):
                     pass
