@@ -82,6 +82,11 @@ class ReturnVisitSchema(NoteSchema):
     result = fields.Enum(Satisfaction, by_value=True, required=True)
 
 
+def Timestamp(**kwargs: Any) -> fields.String:  # noqa: N802 - reads as a field class
+    """A timezone-aware ISO 8601 time, already formatted by the presenter."""
+    return fields.String(metadata={"format": "date-time"}, **kwargs)
+
+
 class IncidentSchema(Schema):
     id = fields.String()
     version = fields.Integer()
@@ -105,8 +110,14 @@ class IncidentSchema(Schema):
     signed_off_by = fields.String()
     satisfaction = fields.String(allow_none=True)
     reopened = fields.Integer()
-    created_at = fields.DateTime()
-    updated_at = fields.DateTime()
+    holder = fields.String(metadata={"description": "Who has claimed it, if anyone."})
+    lease_expires_at = Timestamp(allow_none=True)
+    queue_unit = fields.String(
+        allow_none=True, metadata={"description": "Whose queue it waits in (read side only)."}
+    )
+    position = fields.Integer(metadata={"description": "Position of its last projected event."})
+    created_at = Timestamp()
+    updated_at = Timestamp()
 
 
 class WrittenSchema(Schema):

@@ -14,7 +14,7 @@ from coordination.services import build_services
 def create_app(
     config: Config | None = None, redis: Redis | None = None, clock: Clock | None = None
 ) -> Flask:
-    from coordination.api import incidents
+    from coordination.api import health, incidents, me, units
 
     config = config or Config.from_env()
     app = Flask("coordination")
@@ -36,6 +36,7 @@ def create_app(
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.extensions["coordination"] = build_services(config, redis, clock)
     api = errors.Api(app)
-    api.register_blueprint(incidents.blp)
+    for blueprint in (incidents.blp, units.blp, me.blp, health.blp):
+        api.register_blueprint(blueprint)
     errors.register(app)
     return app

@@ -18,7 +18,8 @@ from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
 from coordination.domain.access import Forbidden, OutOfScope
-from coordination.domain.errors import DomainError
+from coordination.domain.errors import Conflict, DomainError
+from coordination.projections.reads import NotYetVisible
 from coordination.service import IdempotencyKeyReused, NotFound, VersionMismatch
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,16 @@ def register(app: Flask) -> None:
     def conflict(exc: VersionMismatch) -> Any:
         errors = {"headers": {"If-Match": [str(exc)]}}
         return error_response(409, str(exc), errors, {"ETag": f'"{exc.actual}"'})
+
+    @app.errorhandler(NotYetVisible)
+    def lagging(exc: NotYetVisible) -> Any:
+        errors = {"query": {"min_position": [str(exc)]}}
+        headers = {"Retry-After": "1", "X-Position": str(exc.reached)}
+        return error_response(503, str(exc), errors, headers)
+
+    @app.errorhandler(Conflict)
+    def lost_race(exc: Conflict) -> Any:
+        return error_response(409, exc.message, {"json": {exc.field: [exc.message]}})
 
     @app.errorhandler(IdempotencyKeyReused)
     def key_reused(exc: IdempotencyKeyReused) -> Any:

@@ -6,19 +6,22 @@ import hashlib
 import re
 from typing import Any
 
-from flask import current_app, request
+from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 
 from coordination.api import present
 from coordination.api.auth import authenticate, current_actor, current_token
+from coordination.api.reading import reading, services, within_scope
 from coordination.domain import incident as domain
-from coordination.domain.access import Action
+from coordination.domain.access import Action, Actor, Role
 from coordination.eventstore import Idempotency
-from coordination.service import IncidentService, Written
+from coordination.projections.views import View
+from coordination.service import IncidentService, NotFound, Written
 from schemas.incidents import (
     DispatchSchema,
     EventSchema,
+    ExpectedVersionSchema,
     HandDownSchema,
     IncidentSchema,
     NoteSchema,
@@ -28,6 +31,7 @@ from schemas.incidents import (
     ReturnVisitSchema,
     WrittenSchema,
 )
+from schemas.queries import IncidentQueryArgsSchema, PageSchema, ReadArgsSchema, ReleaseSchema
 
 blp = Blueprint("incidents", __name__, url_prefix="/incidents", description="Incidents")
 blp.before_request(authenticate)
@@ -36,7 +40,7 @@ IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
 def service() -> IncidentService:
-    return current_app.extensions["coordination"].incidents
+    return services().incidents
 
 
 def idempotency() -> Idempotency | None:
@@ -94,18 +98,49 @@ class Incidents(MethodView):
         """Report an incident; it is dispatched at once to the unit that owns its place."""
         return written(service().report(current_actor(), fields, idempotency()), 201)
 
+    @blp.arguments(IncidentQueryArgsSchema, location="query")
+    @blp.response(200, PageSchema)
+    def get(self, args: dict[str, Any]) -> Any:
+        """Incidents newest first, within the caller's unit (filter by unit, state, kind)."""
+        actor = current_actor()
+        scope = args.get("unit") or actor.unit
+        within_scope(scope)
+        jurisdiction = services().jurisdiction
+
+        def keep(view: View) -> bool:
+            incident = view.incident
+            return (
+                jurisdiction.within(incident.unit, scope)
+                and args.get("state") in (None, incident.status)
+                and args.get("kind") in (None, incident.kind)
+            )
+
+        page = reading(
+            lambda: services().reads.incidents(
+                jurisdiction.district_of(scope),
+                keep,
+                args.get("cursor"),
+                args["limit"],
+                args.get("min_position"),
+            )
+        )
+        return present.page(page, actor)
+
 
 @blp.route("/<incident_id>")
 class IncidentById(MethodView):
+    @blp.arguments(ReadArgsSchema, location="query")
     @blp.response(200, IncidentSchema)
-    def get(self, incident_id: str) -> Any:
-        """One incident, as its events fold."""
-        state, history = service().load(current_actor(), incident_id)
-        return (
-            present.incident(state, history, current_actor()),
-            200,
-            {"ETag": f'"{state.version}"'},
+    def get(self, args: dict[str, Any], incident_id: str) -> Any:
+        """One incident, from the projections (``min_position`` to read your own write)."""
+        actor = current_actor()
+        partition = service().partition_of(incident_id)
+        found = reading(
+            lambda: services().reads.incident(partition, incident_id, args.get("min_position"))
         )
+        if found is None or not services().jurisdiction.within(found.incident.unit, actor.unit):
+            raise NotFound(incident_id)
+        return present.view(found, actor), 200, {"ETag": f'"{found.incident.version}"'}
 
 
 @blp.route("/<incident_id>/events")
@@ -122,8 +157,9 @@ def _command_route(path: str, schema: type, action: Action, make: Any, summary: 
     @blp.response(200, WrittenSchema)
     def post(self: Any, data: dict[str, Any], incident_id: str) -> Any:
         expected = expected_version(data)
+        actor = current_actor()
         result = service().execute(
-            current_actor(), incident_id, action, make(data), expected, idempotency()
+            actor, incident_id, action, make(data, actor), expected, idempotency()
         )
         return written(result, 200)
 
@@ -136,48 +172,69 @@ _command_route(
     "dispatch",
     DispatchSchema,
     Action.DISPATCH,
-    lambda d: domain.DispatchIncident(**d),
+    lambda d, actor: domain.DispatchIncident(**d),
     "Dispatch (again) to a street, department or community.",
 )
 _command_route(
     "sign-for",
     NoteSchema,
     Action.SIGN_FOR,
-    lambda d: domain.SignFor(**d),
+    lambda d, actor: domain.SignFor(**d),
     "Sign for the incident as its handling unit.",
 )
 _command_route(
     "return",
     ReturnSchema,
     Action.RETURN,
-    lambda d: domain.ReturnIncident(**d),
+    lambda d, actor: domain.ReturnIncident(**d),
     "Return the incident as not ours, with a reason; the district re-dispatches it.",
 )
 _command_route(
     "hand-down",
     HandDownSchema,
     Action.HAND_DOWN,
-    lambda d: domain.HandDown(**d),
+    lambda d, actor: domain.HandDown(**d),
     "Hand the incident down to a community (by default the place's own).",
 )
 _command_route(
     "resolve",
     ResolveSchema,
     Action.RESOLVE,
-    lambda d: domain.ResolveIncident(**d),
+    lambda d, actor: domain.ResolveIncident(**d, by=field_staff(actor)),
     "Resolve with what was done and the responsible officer's sign-off.",
 )
 _command_route(
     "return-visit",
     ReturnVisitSchema,
     Action.RECORD_VISIT,
-    lambda d: domain.RecordReturnVisit(**d),
+    lambda d, actor: domain.RecordReturnVisit(**d),
     "Record the return visit; unsatisfied reopens the incident.",
 )
 _command_route(
     "close",
     NoteSchema,
     Action.CLOSE,
-    lambda d: domain.CloseIncident(**d),
+    lambda d, actor: domain.CloseIncident(**d),
     "Close a visited incident.",
 )
+_command_route(
+    "claim",
+    ExpectedVersionSchema,
+    Action.CLAIM,
+    lambda d, actor: domain.ClaimIncident(holder=actor.subject),
+    "Claim a handed-down order: it is yours until you resolve or release it or the lease ends.",
+)
+_command_route(
+    "release",
+    ReleaseSchema,
+    Action.RELEASE,
+    lambda d, actor: domain.ReleaseIncident(
+        by=actor.subject, reason=d["reason"], override=actor.role is not Role.FIELD
+    ),
+    "Give a claimed order back to its community's queue.",
+)
+
+
+def field_staff(actor: Actor) -> str:
+    """Field staff resolve only what they hold; a handler resolves on the unit's behalf."""
+    return actor.subject if actor.role is Role.FIELD else ""

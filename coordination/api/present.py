@@ -10,13 +10,28 @@ from coordination.domain.incident import Incident
 from coordination.domain.privacy import mask_address, mask_name, mask_phone
 from coordination.eventstore import StoredEvent
 from coordination.mapper import to_data
+from coordination.projections import views
+from coordination.projections.reads import Page
+from coordination.projections.views import View
 
 
 def incident(state: Incident, history: list[StoredEvent], actor: Actor) -> dict[str, Any]:
     data = to_data(state)
-    data["created_at"] = history[0].time if history else None
-    data["updated_at"] = history[-1].time if history else None
+    data["created_at"] = history[0].time.isoformat() if history else None
+    data["updated_at"] = history[-1].time.isoformat() if history else None
     return redact(data, actor)
+
+
+def view(found: View, actor: Actor) -> dict[str, Any]:
+    return redact(views.as_dict(found), actor)
+
+
+def page(found: Page, actor: Actor) -> dict[str, Any]:
+    return {
+        "items": [view(v, actor) for v in found.items],
+        "next_cursor": found.next_cursor,
+        "position": found.position,
+    }
 
 
 def event(stored: StoredEvent, actor: Actor) -> dict[str, Any]:

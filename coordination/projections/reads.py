@@ -29,6 +29,10 @@ class NotYetVisible(Exception):
         self.reached = reached
 
 
+class BadCursor(ValueError):
+    """A cursor this API did not hand out."""
+
+
 @dataclass(frozen=True)
 class Page:
     items: list[View]
@@ -161,10 +165,10 @@ def _encode_cursor(score: float, member: str) -> str:
 
 
 def _decode_cursor(cursor: str) -> tuple[float, str]:
-    """The (score, member) a cursor continues after; ValueError if it is not one of ours."""
+    """The (score, member) a cursor continues after."""
     try:
         data: Any = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         score, member = float(data[0]), str(data[1])
     except (ValueError, TypeError, IndexError, KeyError) as exc:
-        raise ValueError("not a cursor from this API") from exc
+        raise BadCursor("not a cursor from this API") from exc
     return score, member

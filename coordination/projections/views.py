@@ -66,8 +66,8 @@ def decode(raw: bytes | str) -> View:
 def as_dict(view: View) -> dict[str, Any]:
     data: dict[str, Any] = to_data(view.incident)
     data.update(
-        created_at=view.created_at,
-        updated_at=view.updated_at,
+        created_at=view.created_at.isoformat(),
+        updated_at=view.updated_at.isoformat(),
         position=view.position,
         queue_unit=queue_unit(view.incident),
     )

@@ -1,0 +1,70 @@
+"""Query arguments of the read endpoints, and the shapes of pages and summaries."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from coordination.domain.incident import Kind, Status
+from schemas.incidents import IncidentSchema
+
+
+class ReadArgsSchema(Schema):
+    min_position = fields.Integer(
+        strict=False,
+        validate=validate.Range(min=0),
+        metadata={"description": "Wait (bounded) until the projections reach this position."},
+    )
+
+
+class PageArgsSchema(ReadArgsSchema):
+    state = fields.Enum(Status, by_value=True)
+    kind = fields.Enum(Kind, by_value=True)
+    cursor = fields.String(validate=validate.Length(max=500))
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+
+
+class IncidentQueryArgsSchema(PageArgsSchema):
+    unit = fields.String(
+        validate=validate.Length(min=1, max=100),
+        metadata={"description": "Only incidents held in this unit's subtree."},
+    )
+
+
+class QueueQueryArgsSchema(PageArgsSchema):
+    pass
+
+
+class ClaimNextSchema(Schema):
+    kind = fields.Enum(Kind, by_value=True, load_default=None)
+
+
+class ReleaseSchema(Schema):
+    reason = fields.String(load_default="", validate=validate.Length(max=1000))
+    expected_version = fields.Integer(strict=True, validate=validate.Range(min=0))
+
+
+class PageSchema(Schema):
+    items = fields.List(fields.Nested(IncidentSchema))
+    next_cursor = fields.String(allow_none=True)
+    position = fields.Integer(metadata={"description": "The log position the page reflects."})
+
+
+class QueueSummarySchema(Schema):
+    unit = fields.String()
+    position = fields.Integer()
+    total = fields.Integer()
+    by_state = fields.Dict(keys=fields.String(), values=fields.Integer())
+    by_state_and_kind = fields.Dict(keys=fields.String(), values=fields.Dict())
+
+
+class PartitionHealthSchema(Schema):
+    partition = fields.String()
+    head = fields.Integer()
+    checkpoint = fields.Integer()
+    lag = fields.Integer()
+
+
+class HealthSchema(Schema):
+    status = fields.String()
+    redis = fields.String()
+    partitions = fields.List(fields.Nested(PartitionHealthSchema))
