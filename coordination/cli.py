@@ -49,6 +49,39 @@ def revoke_token(token_id: str) -> None:
     click.echo(f"revoked {token_id}")
 
 
+@main.group()
+def projections() -> None:
+    """Inspect and rebuild the read models."""
+
+
+@projections.command("lag")
+def projection_lag() -> None:
+    """Head position, checkpoint and lag of each partition."""
+    services = build_services(Config.from_env())
+    for partition in services.partitions:
+        lag = services.projector.lag(partition)
+        click.echo(f"{partition}\thead={lag.head}\tcheckpoint={lag.checkpoint}\tlag={lag.lag}")
+
+
+@projections.command("catch-up")
+def projection_catch_up() -> None:
+    """Apply every event not yet projected (what the workers do), here and now."""
+    services = build_services(Config.from_env())
+    for partition in services.partitions:
+        click.echo(f"{partition}\tapplied={services.projector.catch_up(partition)}")
+
+
+@projections.command("rebuild")
+@click.option("--partition", help="One district; all of them by default.")
+def projection_rebuild(partition: str | None) -> None:
+    """Replay the log into fresh keys and swap them in; readers keep the old ones meanwhile."""
+    services = build_services(Config.from_env())
+    for name in [partition] if partition else services.partitions:
+        generation = services.projector.rebuild(name)
+        lag = services.projector.lag(name)
+        click.echo(f"{name}\tgeneration={generation}\tcheckpoint={lag.checkpoint}")
+
+
 @main.command()
 def dev() -> None:
     """Run everything locally: embedded server, API, worker, demo tokens (Ctrl-C stops)."""

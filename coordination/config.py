@@ -29,8 +29,9 @@ class Config:
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Config:
         env = dict(os.environ if env is None else env)
+        data_dir = Path(env.get("COORDINATION_DATA_DIR", str(cls.data_dir)))
         return cls(
-            redis_url=env.get("REDIS_URL", cls.redis_url),
+            redis_url=env.get("REDIS_URL") or running_server_url(data_dir) or cls.redis_url,
             units_file=Path(env.get("COORDINATION_UNITS_FILE", str(DEFAULT_UNITS_FILE))),
             timezone=env.get("COORDINATION_TIMEZONE", cls.timezone),
             idempotency_ttl_seconds=int(
@@ -39,7 +40,7 @@ class Config:
             host=env.get("COORDINATION_HOST", cls.host),
             port=int(env.get("COORDINATION_PORT", cls.port)),
             queue=env.get("COORDINATION_QUEUE", cls.queue),
-            data_dir=Path(env.get("COORDINATION_DATA_DIR", str(cls.data_dir))),
+            data_dir=data_dir,
             lease_minutes=float(env.get("COORDINATION_LEASE_MINUTES", cls.lease_minutes)),
             night_lease_minutes=float(
                 env.get("COORDINATION_NIGHT_LEASE_MINUTES", cls.night_lease_minutes)
@@ -50,3 +51,9 @@ class Config:
             projector_batch=int(env.get("COORDINATION_PROJECTOR_BATCH", cls.projector_batch)),
             tick_seconds=int(env.get("COORDINATION_TICK_SECONDS", cls.tick_seconds)),
         )
+
+
+def running_server_url(data_dir: Path) -> str | None:
+    """The URL of the embedded server that ``make run`` started on this data folder, if any."""
+    path = data_dir / "redis.url"
+    return path.read_text().strip() if path.exists() else None

@@ -26,9 +26,11 @@ DEMO_TOKENS = [
 
 def run(config: Config) -> None:
     server = None
+    url_file = config.data_dir / "redis.url"
     if "REDIS_URL" not in os.environ:
         server = EmbeddedServer(config.data_dir / "redis")
         server.start()
+        url_file.write_text(server.url)  # so that CLI commands find it
         config = Config.from_env({**os.environ, "REDIS_URL": server.url})
         print(f"embedded server: {server.url} (data and AOF in {config.data_dir / 'redis'})")
     env = {**os.environ, "REDIS_URL": config.redis_url}
@@ -55,6 +57,12 @@ def run(config: Config) -> None:
             env=env,
             start_new_session=True,
         ),
+        subprocess.Popen(
+            [str(bin_dir / "rq"), "cron", "--url", config.redis_url, "--serializer", "json",
+             "workers.cron"],
+            env=env,
+            start_new_session=True,
+        ),
     ]  # fmt: skip
     # Children run in sessions of their own: Ctrl-C or SIGTERM reaches this process alone,
     # which stops the API and the worker before the server they write to.
@@ -77,6 +85,7 @@ def run(config: Config) -> None:
                 process.kill()
         if server is not None:
             server.stop()
+            url_file.unlink(missing_ok=True)
 
 
 def demo_tokens(config: Config) -> dict[str, str]:
@@ -99,10 +108,10 @@ def demo_tokens(config: Config) -> dict[str, str]:
 def print_demo(config: Config) -> None:
     base = f"http://{config.host}:{config.port}"
     print(f"\nAPI:      {base}\nOpenAPI:  {base}/openapi.json\nDocs:     {base}/docs\n")
-    print("Demo tokens (also in var/demo-tokens.json):")
+    print(f"Demo tokens (also in {config.data_dir / 'demo-tokens.json'}):")
     for name, secret in demo_tokens(config).items():
         print(f"  {name:24} {secret}")
-    print("\nCtrl-C stops everything; the data stays in var/.\n", flush=True)
+    print(f"\nCtrl-C stops everything; the data stays in {config.data_dir}/.\n", flush=True)
 
 
 def _interrupt(signum: int, frame: object) -> None:

@@ -30,17 +30,16 @@ def idempotency(partition: str, principal: str, key: str) -> str:
     return f"{tag(partition)}:idem:{principal}:{key}"
 
 
-def partitions() -> str:
-    """The set of partitions that have ever been written to."""
-    return "coordination:partitions"
+# Tokens share one hash tag of their own, so that creating one (two keys) is one transaction
+# on a Redis Cluster too.
 
 
 def token(token_hash: str) -> str:
-    return f"coordination:token:{token_hash}"
+    return f"{{tokens}}:token:{token_hash}"
 
 
 def tokens_index() -> str:
-    return "coordination:tokens"
+    return "{tokens}:index"
 
 
 def trigger(partition: str) -> str:

@@ -70,12 +70,12 @@ def environment(service: dict[str, Any]) -> dict[str, str]:
     return {name: str(value) for name, value in env.items()}
 
 
-def test_redis_api_and_worker_services_exist(services: dict[str, Any]) -> None:
-    assert {"redis", "api", "worker"} <= services.keys()
+def test_redis_api_worker_and_scheduler_services_exist(services: dict[str, Any]) -> None:
+    assert {"redis", "api", "worker", "scheduler"} <= services.keys()
 
 
 def test_every_service_has_a_healthcheck(services: dict[str, Any]) -> None:
-    for name in ("redis", "api", "worker"):
+    for name in ("redis", "api", "worker", "scheduler"):
         test = services[name].get("healthcheck", {}).get("test")
         assert test and test[0] in ("CMD", "CMD-SHELL"), name
 
@@ -118,7 +118,7 @@ def test_an_unknown_variable_changes_no_setting() -> None:
     assert Config.from_env({"COORDINATION_NO_SUCH_SETTING": "12345"}) == Config.from_env({})
 
 
-@pytest.mark.parametrize("service", ["api", "worker"])
+@pytest.mark.parametrize("service", ["api", "worker", "scheduler"])
 def test_redis_url_points_at_the_redis_service(services: dict[str, Any], service: str) -> None:
     url = urlsplit(environment(services[service])["REDIS_URL"])
     assert (url.scheme, url.hostname, url.port or 6379) == ("redis", "redis", 6379)
@@ -141,14 +141,15 @@ def test_api_listens_on_the_published_port(services: dict[str, Any]) -> None:
     assert f"{port}:{port}" in [str(p) for p in services["api"]["ports"]]
 
 
-def test_api_healthcheck_url_is_served_by_the_app(services: dict[str, Any]) -> None:
+def test_api_healthcheck_url_is_served_by_the_app(services: dict[str, Any], redis_url: str) -> None:
     from coordination.api.app import create_app
 
     test = " ".join(services["api"]["healthcheck"]["test"])
     url = urlsplit(re.search(r"https?://[^'\"\s]+", test).group(0))  # type: ignore[union-attr]
     assert str(url.port) == option(command_of(services["api"]), "--bind").rpartition(":")[2]
-    response = create_app(Config()).test_client().get(url.path)  # no Redis command is sent
+    response = create_app(Config(redis_url=redis_url)).test_client().get(url.path)
     assert response.status_code == 200
+    assert response.json["redis"] == "ok", "the health check must reach Redis"
 
 
 def test_worker_serves_the_configured_queue_with_json(services: dict[str, Any]) -> None:
@@ -157,6 +158,16 @@ def test_worker_serves_the_configured_queue_with_json(services: dict[str, Any]) 
     assert command[-1] == Config().queue
     assert option(command, "--serializer") == "json"
     assert "--with-scheduler" in command
+
+
+def test_scheduler_runs_the_tick_schedule_with_json(services: dict[str, Any]) -> None:
+    import workers.cron  # noqa: F401 - the module the command names must import
+
+    command = command_of(services["scheduler"])
+    assert command[:2] == ["rq", "cron"]
+    assert command[-1] == "workers.cron"
+    assert option(command, "--serializer") == "json"
+    assert option(command, "--url") == environment(services["scheduler"])["REDIS_URL"]
 
 
 def test_worker_url_is_the_one_the_app_reads(services: dict[str, Any]) -> None:
