@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from redis.exceptions import RedisError
 
+from coordination.api.parsing import Blueprint
 from coordination.api.reading import services
 from schemas.queries import HealthSchema
 

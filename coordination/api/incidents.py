@@ -8,10 +8,11 @@ from typing import Any
 
 from flask import request
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 
 from coordination.api import present
 from coordination.api.auth import authenticate, current_actor, current_token
+from coordination.api.parsing import Blueprint
 from coordination.api.reading import reading, services, within_scope
 from coordination.domain import incident as domain
 from coordination.domain.access import Action, Actor, Role

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from coordination.api import present
 from coordination.api.auth import authenticate, current_actor
+from coordination.api.parsing import Blueprint
 from coordination.api.reading import services
 from schemas.queries import PageSchema, ReadArgsSchema
 

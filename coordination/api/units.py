@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from coordination.api import present
 from coordination.api.auth import authenticate, current_actor
 from coordination.api.incidents import written
+from coordination.api.parsing import Blueprint
 from coordination.api.reading import reading, services, within_scope
 from coordination.projections.views import View
 from schemas.incidents import WrittenSchema
