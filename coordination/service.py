@@ -108,11 +108,18 @@ class IncidentService:
         partition = self.partition_of(incident_id)
         if idempotency and (replay := self._replay(partition, idempotency)):
             return replay
-        state, history = self.load(actor, incident_id)
-        authorize(actor, action, state.unit, self.jurisdiction)
-        if expected_version is not None and expected_version != state.version:
-            raise VersionMismatch(expected_version, state.version)
-        return self._write(partition, state, history, command, actor, self.clock(), idempotency)
+        try:
+            state, history = self.load(actor, incident_id)
+            authorize(actor, action, state.unit, self.jurisdiction)
+            if expected_version is not None and expected_version != state.version:
+                raise VersionMismatch(expected_version, state.version)
+            return self._write(partition, state, history, command, actor, self.clock(), idempotency)
+        except (DomainError, VersionMismatch):
+            # A retry that overlapped its first attempt finds the incident already changed
+            # by that attempt: it gets the first result, like any later retry.
+            if idempotency and (replay := self._replay(partition, idempotency)):
+                return replay
+            raise
 
     def claim_next(self, actor: Actor, unit: str, kind: Kind | None = None) -> Written | None:
         """Claim the most urgent unclaimed order of ``unit``'s queue; None if there is none.

@@ -10,7 +10,7 @@ from coordination.domain.incident import Category, Contact, Kind, Priority, Sati
 
 SHORT = validate.Length(min=1, max=100)
 NOTE = validate.Length(max=1000)
-PHONE = validate.Regexp(r"^\+?[0-9][0-9 -]{4,19}$", error="Not a phone number.")
+PHONE = validate.Regexp(r"\+?[0-9][0-9 -]{4,19}\Z", error="Not a phone number.")
 
 
 class ContactSchema(Schema):

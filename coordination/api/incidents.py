@@ -68,6 +68,9 @@ def expected_version(data: dict[str, Any]) -> int | None:
     if header is None:
         return body
     match = re.fullmatch(r'\s*(?:W/)?"?(\d{1,10})"?\s*', header)
+    if match is not None and body is not None and int(match.group(1)) != body:
+        problem = "If-Match and expected_version disagree."
+        abort(422, message=problem, errors={"headers": {"If-Match": [problem]}})
     if match is None:
         abort(
             422,

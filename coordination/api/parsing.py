@@ -7,20 +7,30 @@ from typing import Any
 
 import flask
 import flask_smorest
-from webargs.flaskparser import FlaskParser
+from flask_smorest import abort
+from webargs.flaskparser import FlaskParser, is_json_request
 
 
 class Parser(FlaskParser):
-    """webargs maps only JSONDecodeError to 400; json.loads also raises RecursionError (deep
-    nesting) and a plain ValueError (integers of thousands of digits). Both are bad input."""
+    """A body that is not JSON is refused rather than read as no body (which would drop an
+    ``expected_version``); and JSON that json.loads cannot take (RecursionError on deep nesting,
+    ValueError on integers of thousands of digits) is a 400 like any malformed JSON."""
 
     def _raw_load_json(self, req: flask.Request) -> Any:
+        if not is_json_request(req) and req.get_data(cache=True):
+            abort(
+                415,
+                message="A request body must be JSON (Content-Type: application/json).",
+                errors={"headers": {"Content-Type": ["Not application/json."]}},
+            )
         try:
             return super()._raw_load_json(req)
         except json.JSONDecodeError:
             raise
         except (ValueError, RecursionError) as exc:
-            raise json.JSONDecodeError(f"unreadable JSON: {type(exc).__name__}", "", 0) from exc
+            self._handle_invalid_json_error(
+                json.JSONDecodeError(type(exc).__name__, "<body>", 0), req
+            )
 
 
 class Blueprint(flask_smorest.Blueprint):  # type: ignore[misc]
