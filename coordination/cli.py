@@ -83,6 +83,20 @@ def projection_rebuild(partition: str | None) -> None:
 
 
 @main.command()
+def scheduler() -> None:
+    """Enqueue the periodic tick every COORDINATION_TICK_SECONDS (SIGTERM or Ctrl-C stops)."""
+    import signal
+    import threading
+
+    from coordination.scheduler import run
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    run(Config.from_env(), stop)
+
+
+@main.command()
 def dev() -> None:
     """Run everything locally: embedded server, API, worker, demo tokens (Ctrl-C stops)."""
     from coordination.devrun import run

@@ -24,6 +24,7 @@ class Config:
     night_lease_minutes: float = 10.0
     read_wait_seconds: float = 2.0
     projector_batch: int = 1000
+    projector_lock_seconds: float = 30.0
     tick_seconds: int = 5
 
     @classmethod
@@ -49,6 +50,9 @@ class Config:
                 env.get("COORDINATION_READ_WAIT_SECONDS", cls.read_wait_seconds)
             ),
             projector_batch=int(env.get("COORDINATION_PROJECTOR_BATCH", cls.projector_batch)),
+            projector_lock_seconds=float(
+                env.get("COORDINATION_PROJECTOR_LOCK_SECONDS", cls.projector_lock_seconds)
+            ),
             tick_seconds=int(env.get("COORDINATION_TICK_SECONDS", cls.tick_seconds)),
         )
 

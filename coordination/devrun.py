@@ -58,8 +58,7 @@ def run(config: Config) -> None:
             start_new_session=True,
         ),
         subprocess.Popen(
-            [str(bin_dir / "rq"), "cron", "--url", config.redis_url, "--serializer", "json",
-             "workers.cron"],
+            [str(bin_dir / "coordination"), "scheduler"],
             env=env,
             start_new_session=True,
         ),

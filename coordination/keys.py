@@ -104,3 +104,13 @@ def leases(partition: str, gen: int) -> str:
 def holdings(partition: str, gen: int, holder: str) -> str:
     """The incidents one person holds."""
     return projection_prefix(partition, gen) + f"holder:{holder}"
+
+
+def tick_slot() -> str:
+    """Held for one tick interval by the scheduler that enqueued the tick."""
+    return "coordination:scheduler:tick"
+
+
+def scheduler_heartbeat() -> str:
+    """Present while a scheduler runs (its health check)."""
+    return "coordination:scheduler:heartbeat"

@@ -56,7 +56,12 @@ def build_services(
         on_append=CatchUpTrigger(redis, config.queue),
         reads=reads,
     )
-    projector = Projector(redis, store, batch_size=config.projector_batch)
+    projector = Projector(
+        redis,
+        store,
+        batch_size=config.projector_batch,
+        lock_ttl_ms=int(config.projector_lock_seconds * 1000),
+    )
     return Services(
         config, redis, jurisdiction, store, TokenStore(redis), reads, projector, incidents
     )

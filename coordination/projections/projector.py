@@ -11,6 +11,7 @@ import secrets
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from enum import Enum
 
 from redis import Redis, WatchError
 from redis.client import Pipeline
@@ -38,6 +39,12 @@ return n
 """
 
 
+class Outcome(Enum):
+    APPLIED = "applied"
+    RACED = "raced"  # another projector moved the checkpoint first: read it again
+    STALE = "stale"  # the generation was swapped: this one is no longer read
+
+
 @dataclass(frozen=True)
 class Lag:
     partition: str
@@ -61,12 +68,14 @@ class Projector:
         batch_size: int = 1000,
         lock_ttl_ms: int = 30_000,
         before_commit: Callable[[int], None] | None = None,
+        rebuild_grace_seconds: float = 2.0,
     ) -> None:
         self.redis = redis
         self.store = store
         self.batch_size = batch_size
         self.lock_ttl_ms = lock_ttl_ms
         self.before_commit = before_commit  # a hook for tests that crash a batch half way
+        self.rebuild_grace_seconds = rebuild_grace_seconds
         self._release = redis.register_script(RELEASE)
         self._extend = redis.register_script(EXTEND)
 
@@ -98,8 +107,11 @@ class Projector:
             batch = self.store.read_partition(partition, after=checkpoint, count=self.batch_size)
             if not batch:
                 return applied
-            self.apply_batch(partition, gen, checkpoint, batch)
-            applied += len(batch)
+            outcome = self.apply_batch(partition, gen, checkpoint, batch)
+            if outcome is Outcome.STALE:
+                return applied  # a rebuild swapped generations; catch_up looks again
+            if outcome is Outcome.APPLIED:
+                applied += len(batch)
             self._extend(keys=[keys.projector_lock(partition)], args=[token, self.lock_ttl_ms])
 
     def apply_batch(
@@ -109,7 +121,7 @@ class Projector:
         checkpoint: int,
         batch: list[StoredEvent],
         live: bool = True,
-    ) -> None:
+    ) -> Outcome:
         """Apply events that follow ``checkpoint`` and move it, in one transaction."""
         by_incident: dict[str, list[StoredEvent]] = {}
         for stored in batch:
@@ -119,10 +131,10 @@ class Projector:
         with self.redis.pipeline(transaction=True) as pipe:
             try:
                 pipe.watch(checkpoint_key, keys.generation(partition))
-                if int(pipe.get(checkpoint_key) or 0) != checkpoint:
-                    return  # another projector got here first; nothing to do
                 if live and current_generation(pipe, partition) != gen:
-                    return  # swapped by a rebuild since this projector looked
+                    return Outcome.STALE  # swapped by a rebuild since this projector looked
+                if int(pipe.get(checkpoint_key) or 0) != checkpoint:
+                    return Outcome.RACED  # another projector got here first
                 raws = pipe.mget([keys.view(partition, gen, i) for i in ids])
                 pipe.multi()
                 for incident_id, raw in zip(ids, raws, strict=True):
@@ -137,7 +149,8 @@ class Projector:
                     self.before_commit(batch[-1].position)
                 pipe.execute()
             except WatchError:
-                return
+                return Outcome.RACED
+        return Outcome.APPLIED
 
     # --- rebuilding -----------------------------------------------------------------------
 
@@ -157,6 +170,8 @@ class Projector:
                 self.redis.set(keys.generation(partition), new)
             finally:
                 self._release(keys=[keys.projector_lock(partition)], args=[token])
+            # Reads that looked up the old generation just before the swap finish first.
+            time.sleep(self.rebuild_grace_seconds)
             self.drop_generation(partition, old)
             return new
         finally:

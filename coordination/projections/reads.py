@@ -96,14 +96,17 @@ class ReadModels:
         """A unit's open orders, most urgent first."""
         gen, reached = self.snapshot(partition, min_position)
         key = keys.queue(partition, gen, unit)
+        window = limit * SCAN_FACTOR
         if cursor:
+            # The rest of the cursor's score (members with one score sort by name), then on.
             score, after_id = _decode_cursor(cursor)
-            entries = self.redis.zrangebyscore(
-                key, score, "+inf", start=0, num=limit * SCAN_FACTOR, withscores=True
+            same = self.redis.zrangebyscore(key, score, score, withscores=True)
+            entries = [(m, s) for m, s in same if m.decode() > after_id][:window]
+            entries += self.redis.zrangebyscore(
+                key, f"({score!r}", "+inf", start=0, num=window - len(entries), withscores=True
             )
-            entries = [(m, s) for m, s in entries if (s, m.decode()) > (score, after_id)]
         else:
-            entries = self.redis.zrange(key, 0, limit * SCAN_FACTOR - 1, withscores=True)
+            entries = self.redis.zrange(key, 0, window - 1, withscores=True)
         return self._page(partition, gen, reached, entries, keep, limit)
 
     def summary(

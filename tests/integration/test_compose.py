@@ -160,14 +160,12 @@ def test_worker_serves_the_configured_queue_with_json(services: dict[str, Any]) 
     assert "--with-scheduler" in command
 
 
-def test_scheduler_runs_the_tick_schedule_with_json(services: dict[str, Any]) -> None:
-    import workers.cron  # noqa: F401 - the module the command names must import
+def test_scheduler_runs_the_tick_scheduler(services: dict[str, Any]) -> None:
+    from coordination import keys
 
-    command = command_of(services["scheduler"])
-    assert command[:2] == ["rq", "cron"]
-    assert command[-1] == "workers.cron"
-    assert option(command, "--serializer") == "json"
-    assert option(command, "--url") == environment(services["scheduler"])["REDIS_URL"]
+    scheduler = services["scheduler"]
+    assert command_of(scheduler) == ["coordination", "scheduler"]
+    assert keys.scheduler_heartbeat() in " ".join(scheduler["healthcheck"]["test"])
 
 
 def test_worker_url_is_the_one_the_app_reads(services: dict[str, Any]) -> None:

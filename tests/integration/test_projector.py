@@ -253,7 +253,9 @@ def test_a_rebuild_keeps_serving_the_old_generation_until_the_swap(
             # ...and one left for the rebuild's final pass under the projector's lock.
             appended.append(drive(svc, target, "release"))
 
-    rebuilder = Projector(redis, svc.store, batch_size=3, before_commit=serving)
+    rebuilder = Projector(
+        redis, svc.store, batch_size=3, before_commit=serving, rebuild_grace_seconds=0
+    )
     new_gen = rebuilder.rebuild(P)
 
     assert new_gen != old_gen
@@ -596,3 +598,69 @@ def test_claim_next_takes_the_most_urgent_and_skips_what_the_log_says_is_taken(
     svc.projector.catch_up(P)
     again = svc.incidents.claim_next(actor, LIDU)
     assert again is not None and again.incident.id == night
+
+
+# --- regressions: paging past a sparse filter or equal scores, a swapped generation ----------
+
+
+def _page_all(svc: Any, keep: Callable[[View], bool]) -> list[str]:
+    got: list[str] = []
+    cursor = None
+    while True:
+        page = svc.reads.queue(P, LIDU, keep, cursor=cursor, limit=2)
+        got += [v.incident.id for v in page.items]
+        if (cursor := page.next_cursor) is None:
+            return got
+
+
+def test_paging_a_sparse_filter_reaches_the_end_of_the_queue(
+    redis: redis_lib.Redis, redis_url: str
+) -> None:
+    clock = Clock()
+    svc = services(redis_url, redis, clock)
+    wanted = []
+    for i in range(30):
+        clock.advance(minutes=1)
+        title = "keep" if i in (0, 1, 29) else "skip"
+        fields = report_fields(Kind.NIGHT_EMERGENCY, priority=Priority.LOW, title=title)
+        written = svc.incidents.report(ADMIN, fields)
+        if title == "keep":
+            wanted.append(written.incident.id)
+    svc.projector.catch_up(P)
+    assert _page_all(svc, lambda v: v.incident.title == "keep") == wanted
+
+
+def test_paging_orders_of_one_and_the_same_score_returns_each_once(
+    redis: redis_lib.Redis, redis_url: str
+) -> None:
+    svc = services(redis_url, redis, Clock())  # never advanced: one millisecond for all
+    ids = [
+        svc.incidents.report(ADMIN, report_fields(Kind.NIGHT_EMERGENCY)).incident.id
+        for _ in range(25)
+    ]
+    svc.projector.catch_up(P)
+    got = _page_all(svc, lambda v: True)
+    assert sorted(got) == sorted(ids) and len(got) == 25
+
+
+def test_a_projector_whose_generation_was_swapped_stops_and_counts_what_it_applied(
+    redis: redis_lib.Redis, redis_url: str
+) -> None:
+    clock = Clock()
+    svc = services(redis_url, redis, clock)
+    live_through(svc, clock)
+    total = head(redis)
+
+    def rebuild_under_it(position: int) -> None:
+        if position == 3:  # its 1 ms lock has run out; a rebuild swaps generations
+            Projector(redis, svc.store, rebuild_grace_seconds=0).rebuild(P)
+
+    slow = Projector(redis, svc.store, batch_size=3, lock_ttl_ms=1, before_commit=rebuild_under_it)
+    result: dict[str, int] = {}
+    thread = threading.Thread(target=lambda: result.setdefault("applied", slow.catch_up(P)))
+    thread.start()
+    thread.join(10)
+    assert not thread.is_alive(), "the projector spun on a generation nobody reads"
+    assert result["applied"] <= 3, "only the batch that landed counts"
+    assert svc.projector.lag(P).lag == 0 and checkpoint(redis) == total
+    check_read_models(redis)

@@ -1,7 +1,7 @@
 """Real RQ workers and the real scheduler against a real valkey server: a forking worker
 drains the catch-up an append enqueued; a worker killed with SIGKILL in the middle of a batch
 leaves whole batches only, and a fresh worker finishes the job; the periodic tick heals a
-lost trigger; ``rq cron workers.cron`` enqueues the tick."""
+lost trigger; ``coordination scheduler`` enqueues ticks that a JSON worker runs."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ from helpers_projection import (
     services,
 )
 from rq import Queue
-from rq.registry import FailedJobRegistry
+from rq.registry import FailedJobRegistry, FinishedJobRegistry
 from rq.serializers import JSONSerializer
 
 from coordination import keys
@@ -51,6 +51,7 @@ from workers import jobs
 ROOT = Path(__file__).resolve().parents[2]
 RQ = str(Path(sys.executable).parent / "rq")
 QUEUE = Config().queue
+LOCK_SECONDS = 3  # the killed projector's lock outlives it by at most this
 
 
 def worker_env(redis_url: str, **extra: str) -> dict[str, str]:
@@ -202,7 +203,11 @@ def test_sigkill_in_the_middle_of_a_batch_then_a_fresh_worker_equals_a_rebuild(
         worker = subprocess.Popen(
             [RQ, "worker", "--url", redis_url, "--serializer", "json", QUEUE],
             cwd=ROOT,
-            env=worker_env(redis_url, COORDINATION_PROJECTOR_BATCH=str(BATCH)),
+            env=worker_env(
+                redis_url,
+                COORDINATION_PROJECTOR_BATCH=str(BATCH),
+                COORDINATION_PROJECTOR_LOCK_SECONDS=str(LOCK_SECONDS),
+            ),
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -243,14 +248,14 @@ def test_sigkill_in_the_middle_of_a_batch_then_a_fresh_worker_equals_a_rebuild(
     # The dead projector's lock lives on until it expires; meanwhile a catch-up is a no-op
     # (and leaves the trigger set, so appends do not enqueue: the tick is what heals this).
     lock_ttl_ms = redis.pttl(keys.projector_lock(P))
-    assert 0 < lock_ttl_ms <= 30_000
+    assert 0 < lock_ttl_ms <= LOCK_SECONDS * 1000
     assert Projector(redis, store, batch_size=BATCH).catch_up(P) == 0
     assert checkpoint(redis) == reached
     trigger(P)  # a new catch-up, as the tick or a later append would enqueue
     assert queue.count == 1
     waited = time.monotonic()
     while redis.exists(keys.projector_lock(P)):
-        assert time.monotonic() - waited < 35, "the dead projector's lock did not expire"
+        assert time.monotonic() - waited < LOCK_SECONDS + 5, "the dead lock did not expire"
         time.sleep(0.05)
     waited = time.monotonic() - waited
     print(f"killed at {reached}/{total}; the dead lock ({lock_ttl_ms} ms) held {waited:.1f}s")
@@ -299,36 +304,49 @@ def test_the_tick_catches_up_a_partition_whose_trigger_was_lost(
         jobs.services.cache_clear()
 
 
-def test_rq_cron_enqueues_the_tick(
+def test_scheduler_enqueues_ticks_a_json_worker_runs(
     redis: redis_lib.Redis, redis_url: str, processes: list[subprocess.Popen[bytes]]
 ) -> None:
     queue = queue_of(redis)
-    cron = subprocess.Popen(
-        [RQ, "cron", "--url", redis_url, "--serializer", "json", "workers.cron"],
+    env = worker_env(redis_url, COORDINATION_TICK_SECONDS="1")
+    scheduler = subprocess.Popen(
+        [str(Path(sys.executable).parent / "coordination"), "scheduler"],
         cwd=ROOT,
-        env=worker_env(redis_url, COORDINATION_TICK_SECONDS="1"),
+        env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    processes.append(cron)
+    processes.append(scheduler)
     started = time.monotonic()
-    registered = False
     while queue.count < 3 and time.monotonic() - started < 20:
-        assert cron.poll() is None, cron.stdout.read().decode() if cron.stdout else ""
-        registered = registered or bool(redis.zcard("rq:cron_schedulers"))
+        assert scheduler.poll() is None, (
+            scheduler.stdout.read().decode() if scheduler.stdout else ""
+        )
         time.sleep(0.05)
-    cron.send_signal(signal.SIGTERM)
-    output = cron.communicate(timeout=10)[0].decode()
-    assert cron.returncode == 0, output
-    assert registered, "the scheduler registers itself (the compose health check relies on it)"
+    assert redis.exists(keys.scheduler_heartbeat()), "the compose health check relies on it"
+    scheduler.send_signal(signal.SIGTERM)
+    output = scheduler.communicate(timeout=10)[0].decode()
+    assert scheduler.returncode == 0, output
     assert queue.count >= 3, output
     enqueued = []
     for job_id in queue.job_ids:
         job = redis.hgetall(f"rq:job:{job_id}")
-        assert job[b"description"] == b"workers.jobs.tick()"
         assert job[b"origin"] == QUEUE.encode()
         enqueued.append(datetime.fromisoformat(job[b"enqueued_at"].decode().rstrip("Z")))
     enqueued.sort()
     gaps = [(b - a).total_seconds() for a, b in zip(enqueued, enqueued[1:], strict=False)]
     assert all(0.5 < gap < 2.5 for gap in gaps), f"ticks {gaps} s apart, not one a second"
+    # The ticks are JSON: a JSON worker runs every one of them without failing.
+    count = queue.count
+    subprocess.run(
+        [RQ, "worker", "--burst", "--url", redis_url, "--serializer", "json", QUEUE],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    assert queue.count == 0
+    assert FailedJobRegistry(QUEUE, connection=redis, serializer=JSONSerializer).count == 0
+    assert FinishedJobRegistry(QUEUE, connection=redis, serializer=JSONSerializer).count == count

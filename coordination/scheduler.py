@@ -1,0 +1,36 @@
+"""The periodic tick: every few seconds, enqueue ``workers.jobs.tick`` (catch up what a lost
+trigger missed, expire leases).
+
+``rq cron`` would do, but RQ 3.0's cron enqueues with pickle whatever ``--serializer`` says,
+and the workers read JSON only. Two schedulers may run: a slot key lets one tick through per
+interval, and the tick is idempotent anyway.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from redis import Redis
+from rq import Queue
+from rq.serializers import JSONSerializer
+
+from coordination import keys
+from coordination.config import Config
+
+TICK = "workers.jobs.tick"
+log = logging.getLogger(__name__)
+
+
+def run(config: Config, stop: threading.Event | None = None) -> None:
+    """Enqueue a tick every ``config.tick_seconds`` until ``stop`` is set."""
+    stop = stop or threading.Event()
+    redis = Redis.from_url(config.redis_url)
+    queue = Queue(config.queue, connection=redis, serializer=JSONSerializer)
+    interval = config.tick_seconds
+    while not stop.is_set():
+        redis.set(keys.scheduler_heartbeat(), "1", ex=3 * interval)
+        if redis.set(keys.tick_slot(), "1", nx=True, ex=interval):
+            # A tick not started within a few intervals is dropped: a newer one follows.
+            queue.enqueue(TICK, job_timeout=600, ttl=max(30, 3 * interval), result_ttl=60)
+        stop.wait(interval)
