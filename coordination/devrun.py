@@ -65,7 +65,9 @@ def run(config: Config) -> None:
     ]  # fmt: skip
     # Children run in sessions of their own: Ctrl-C or SIGTERM reaches this process alone,
     # which stops the API and the worker before the server they write to.
+    # SIGINT too: a shell starting this in the background may have set it to be ignored.
     signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
     try:
         print_demo(config)
         while all(p.poll() is None for p in processes):
