@@ -31,6 +31,7 @@ from coordination.projections.views import View
 
 Clock = Callable[[], datetime]
 CLAIM_CANDIDATES = 20
+ID_ATTEMPTS = 3  # a new incident's random id that is taken already is drawn again
 
 
 class NotFound(Exception):
@@ -92,8 +93,14 @@ class IncidentService:
         except OutOfScope:
             raise Forbidden(f"{place_unit.id} is outside {actor.unit}", "place") from None
         now = self.clock()
-        command = ReportIncident(incident_id=self._new_id(partition, now), **fields)
-        return self._write(partition, Incident(), [], command, actor, now, idempotency)
+        for attempt in range(ID_ATTEMPTS):
+            command = ReportIncident(incident_id=self._new_id(partition, now), **fields)
+            try:
+                return self._write(partition, Incident(), [], command, actor, now, idempotency)
+            except VersionMismatch:
+                if attempt == ID_ATTEMPTS - 1:
+                    raise  # a new id taken again and again: something else is wrong
+        raise AssertionError("unreachable")
 
     def execute(
         self,
@@ -219,4 +226,4 @@ class IncidentService:
         return Written(fold(e.event for e in history), history, recorded.position, replayed=True)
 
     def _new_id(self, partition: str, now: datetime) -> str:
-        return f"{partition}-{now.astimezone(self.tz):%Y%m%d}-{secrets.token_hex(4)}"
+        return f"{partition}-{now.astimezone(self.tz):%Y%m%d}-{secrets.token_hex(6)}"

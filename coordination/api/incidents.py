@@ -96,13 +96,13 @@ def written(result: Written, status: int) -> tuple[dict[str, Any], int, dict[str
 
 @blp.route("")
 class Incidents(MethodView):
-    @blp.arguments(ReportIncidentSchema)
+    @blp.arguments(ReportIncidentSchema())
     @blp.response(201, WrittenSchema)
     def post(self, fields: dict[str, Any]) -> Any:
         """Report an incident; it is dispatched at once to the unit that owns its place."""
         return written(service().report(current_actor(), fields, idempotency()), 201)
 
-    @blp.arguments(IncidentQueryArgsSchema, location="query")
+    @blp.arguments(IncidentQueryArgsSchema(), location="query")
     @blp.response(200, PageSchema)
     def get(self, args: dict[str, Any]) -> Any:
         """Incidents newest first, within the caller's unit (filter by unit, state, kind)."""
@@ -133,7 +133,7 @@ class Incidents(MethodView):
 
 @blp.route("/<incident_id>")
 class IncidentById(MethodView):
-    @blp.arguments(ReadArgsSchema, location="query")
+    @blp.arguments(ReadArgsSchema(), location="query")
     @blp.response(200, IncidentSchema)
     def get(self, args: dict[str, Any], incident_id: str) -> Any:
         """One incident, from the projections (``min_position`` to read your own write)."""
@@ -157,7 +157,7 @@ class IncidentEvents(MethodView):
 
 
 def _command_route(path: str, schema: type, action: Action, make: Any, summary: str) -> None:
-    @blp.arguments(schema)
+    @blp.arguments(schema())
     @blp.response(200, WrittenSchema)
     def post(self: Any, data: dict[str, Any], incident_id: str) -> Any:
         expected = expected_version(data)

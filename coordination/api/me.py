@@ -18,7 +18,7 @@ blp.before_request(authenticate)
 
 @blp.route("/assignments")
 class Assignments(MethodView):
-    @blp.arguments(ReadArgsSchema, location="query")
+    @blp.arguments(ReadArgsSchema(), location="query")
     @blp.response(200, PageSchema)
     def get(self, args: dict[str, Any]) -> Any:
         """The orders the caller has claimed and not yet resolved or released."""

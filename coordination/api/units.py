@@ -27,7 +27,7 @@ blp.before_request(authenticate)
 
 @blp.route("/<path:unit>/queue")
 class Queue(MethodView):
-    @blp.arguments(QueueQueryArgsSchema, location="query")
+    @blp.arguments(QueueQueryArgsSchema(), location="query")
     @blp.response(200, PageSchema)
     def get(self, args: dict[str, Any], unit: str) -> Any:
         """The unit's open orders: night emergencies first, then by priority, then oldest."""
@@ -51,7 +51,7 @@ class Queue(MethodView):
 
 @blp.route("/<path:unit>/queue/summary")
 class QueueSummary(MethodView):
-    @blp.arguments(ReadArgsSchema, location="query")
+    @blp.arguments(ReadArgsSchema(), location="query")
     @blp.response(200, QueueSummarySchema)
     def get(self, args: dict[str, Any], unit: str) -> Any:
         """Counts of the unit's queue by state and kind."""
@@ -70,7 +70,7 @@ class QueueSummary(MethodView):
 
 @blp.route("/<path:unit>/queue/claim-next")
 class ClaimNext(MethodView):
-    @blp.arguments(ClaimNextSchema)
+    @blp.arguments(ClaimNextSchema())
     @blp.response(200, WrittenSchema)
     @blp.alt_response(204, description="Nothing to claim.")
     def post(self, args: dict[str, Any], unit: str) -> Any:
