@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_UNITS_FILE = Path(__file__).parent / "data" / "gangwen.json"
+DEFAULT_CALENDAR_FILE = Path(__file__).parent / "data" / "calendar.toml"
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,11 @@ class Config:
     projector_batch: int = 1000
     projector_lock_seconds: float = 30.0
     tick_seconds: int = 5
+    calendar_file: Path = DEFAULT_CALENDAR_FILE
+    sign_working_days: int = 1
+    resolve_working_days: int = 5
+    night_claim_minutes: float = 15.0
+    night_resolve_minutes: float = 120.0
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Config:
@@ -54,6 +60,17 @@ class Config:
                 env.get("COORDINATION_PROJECTOR_LOCK_SECONDS", cls.projector_lock_seconds)
             ),
             tick_seconds=int(env.get("COORDINATION_TICK_SECONDS", cls.tick_seconds)),
+            calendar_file=Path(env.get("COORDINATION_CALENDAR_FILE", str(DEFAULT_CALENDAR_FILE))),
+            sign_working_days=int(env.get("COORDINATION_SIGN_WORKING_DAYS", cls.sign_working_days)),
+            resolve_working_days=int(
+                env.get("COORDINATION_RESOLVE_WORKING_DAYS", cls.resolve_working_days)
+            ),
+            night_claim_minutes=float(
+                env.get("COORDINATION_NIGHT_CLAIM_MINUTES", cls.night_claim_minutes)
+            ),
+            night_resolve_minutes=float(
+                env.get("COORDINATION_NIGHT_RESOLVE_MINUTES", cls.night_resolve_minutes)
+            ),
         )
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from coordination.domain.access import Action, Actor, Forbidden, OutOfScope, Role, authorize
+from coordination.domain.deadlines import DeadlinePolicy
 from coordination.domain.errors import Conflict, DomainError, InvalidTransition
 from coordination.domain.incident import (
     ClaimIncident,
@@ -69,12 +70,13 @@ class IncidentService:
         clock: Clock,
         timezone: str = "Asia/Shanghai",
         leases: LeasePolicy | None = None,
+        deadlines: DeadlinePolicy | None = None,
         on_append: Callable[[str], None] | None = None,
         reads: ReadModels | None = None,
     ) -> None:
         self.store = store
         self.jurisdiction = jurisdiction
-        self.ctx = Context(jurisdiction, leases=leases or LeasePolicy())
+        self.ctx = Context(jurisdiction, leases=leases or LeasePolicy(), deadlines=deadlines)
         self.clock = clock
         self.tz = ZoneInfo(timezone)
         self.on_append = on_append

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from redis import Redis
 
 from coordination.config import Config
+from coordination.domain.deadlines import DeadlinePolicy
 from coordination.domain.incident import LeasePolicy
 from coordination.domain.units import Jurisdiction
 from coordination.eventstore import EventStore
@@ -17,6 +18,7 @@ from coordination.projections.reads import ReadModels
 from coordination.service import Clock, IncidentService
 from coordination.tokens import TokenStore
 from coordination.triggers import CatchUpTrigger
+from coordination.workcalendar import load_calendar
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,14 @@ def build_services(
     jurisdiction = load_jurisdiction(config)
     store = EventStore(redis, idempotency_ttl=config.idempotency_ttl_seconds)
     reads = ReadModels(redis, wait_seconds=config.read_wait_seconds)
+    calendar = load_calendar(config.calendar_file, config.timezone)
+    deadlines = DeadlinePolicy(
+        sign_working_days=config.sign_working_days,
+        resolve_working_days=config.resolve_working_days,
+        night_claim=timedelta(minutes=config.night_claim_minutes),
+        night_resolve=timedelta(minutes=config.night_resolve_minutes),
+        calendar=calendar,
+    )
     leases = LeasePolicy(
         default=timedelta(minutes=config.lease_minutes),
         night_emergency=timedelta(minutes=config.night_lease_minutes),
@@ -53,6 +63,7 @@ def build_services(
         clock or utcnow,
         config.timezone,
         leases=leases,
+        deadlines=deadlines,
         on_append=CatchUpTrigger(redis, config.queue),
         reads=reads,
     )

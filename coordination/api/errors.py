@@ -53,7 +53,8 @@ def register(app: Flask) -> None:
     @app.errorhandler(OutOfScope)
     @app.errorhandler(NotFound)
     def not_found(exc: Exception) -> Any:
-        return error_response(404, "No such incident.")
+        # Not which one, nor why: outside one's subtree is the same as not there at all.
+        return error_response(404, "No such incident or unit.")
 
     @app.errorhandler(Forbidden)
     def forbidden(exc: Forbidden) -> Any:

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import singledispatch
 
+from coordination.domain.deadlines import DeadlineKind, DeadlinePolicy, Deadlines
 from coordination.domain.errors import AlreadyClaimed, DomainError, InvalidTransition, NotAllowed
 from coordination.domain.units import Jurisdiction, Level
 
@@ -147,6 +148,13 @@ class CloseIncident:
     note: str = ""
 
 
+@dataclass(frozen=True)
+class RecordBreach:
+    """The deadline watcher saw ``deadline`` pass."""
+
+    deadline: DeadlineKind
+
+
 Command = (
     ReportIncident
     | DispatchIncident
@@ -159,6 +167,7 @@ Command = (
     | ResolveIncident
     | RecordReturnVisit
     | CloseIncident
+    | RecordBreach
 )
 
 # --- events -------------------------------------------------------------------------------
@@ -187,6 +196,7 @@ class IncidentDispatched:
     unit: str
     level: Level
     note: str = ""
+    deadlines: Deadlines = Deadlines()
 
 
 @dataclass(frozen=True)
@@ -243,6 +253,23 @@ class ReturnVisitRecorded:
 class IncidentReopened:
     unit: str
     level: Level
+    deadlines: Deadlines = Deadlines()
+
+
+@dataclass(frozen=True)
+class DeadlineBreached:
+    deadline: DeadlineKind
+    due_at: datetime
+    unit: str
+
+
+@dataclass(frozen=True)
+class IncidentEscalated:
+    """督办: the unit above the one that missed a deadline is asked to see to it."""
+
+    from_unit: str
+    to_unit: str
+    deadline: DeadlineKind
 
 
 @dataclass(frozen=True)
@@ -263,6 +290,8 @@ Event = (
     | ReturnVisitRecorded
     | IncidentReopened
     | IncidentClosed
+    | DeadlineBreached
+    | IncidentEscalated
 )
 
 EVENT_TYPES: tuple[type, ...] = (
@@ -278,6 +307,8 @@ EVENT_TYPES: tuple[type, ...] = (
     ReturnVisitRecorded,
     IncidentReopened,
     IncidentClosed,
+    DeadlineBreached,
+    IncidentEscalated,
 )
 
 # --- state --------------------------------------------------------------------------------
@@ -311,6 +342,9 @@ class Incident:
     reopened: int = 0
     holder: str = ""
     lease_expires_at: datetime | None = None
+    deadlines: Deadlines = Deadlines()
+    breached: tuple[DeadlineKind, ...] = ()
+    escalated_to: str = ""
 
 
 @dataclass(frozen=True)
@@ -331,6 +365,19 @@ class Context:
     jurisdiction: Jurisdiction
     now: datetime | None = None
     leases: LeasePolicy = field(default_factory=LeasePolicy)
+    deadlines: DeadlinePolicy | None = None  # None: orders get no deadlines
+
+    def deadlines_on_dispatch(self, kind: Kind | None, level: Level, epidemic: bool) -> Deadlines:
+        if self.deadlines is None:
+            return Deadlines()
+        night = kind is Kind.NIGHT_EMERGENCY
+        return self.deadlines.on_dispatch(self.clock(), level, night, epidemic)
+
+    def deadlines_on_reopen(self, kind: Kind | None, epidemic: bool) -> Deadlines:
+        if self.deadlines is None:
+            return Deadlines()
+        night = kind is Kind.NIGHT_EMERGENCY
+        return self.deadlines.on_reopen(self.clock(), night, epidemic)
 
     def clock(self) -> datetime:
         if self.now is None or self.now.tzinfo is None:
@@ -400,7 +447,8 @@ def _report(command: ReportIncident, state: Incident, ctx: Context) -> list[Even
         items=command.items,
         person=command.person,
     )
-    return [reported, IncidentDispatched(unit=target.id, level=target.level)]
+    deadlines = ctx.deadlines_on_dispatch(command.kind, target.level, command.epidemic)
+    return [reported, IncidentDispatched(target.id, target.level, deadlines=deadlines)]
 
 
 @_decide.register
@@ -413,7 +461,8 @@ def _dispatch(command: DispatchIncident, state: Incident, ctx: Context) -> list[
         )
     if state.status is Status.DISPATCHED and target.id == state.unit:
         raise DomainError(f"already dispatched to {target.id}", field="unit")
-    return [IncidentDispatched(unit=target.id, level=target.level, note=command.note)]
+    deadlines = ctx.deadlines_on_dispatch(state.kind, target.level, state.epidemic)
+    return [IncidentDispatched(target.id, target.level, command.note, deadlines)]
 
 
 @_decide.register
@@ -494,14 +543,46 @@ def _visit(command: RecordReturnVisit, state: Incident, ctx: Context) -> list[Ev
     visited = ReturnVisitRecorded(result=command.result, note=command.note)
     if command.result is Satisfaction.UNSATISFIED:
         level = ctx.jurisdiction.get(state.unit).level
-        return [visited, IncidentReopened(unit=state.unit, level=level)]
-    return [visited]
+        deadlines = ctx.deadlines_on_reopen(state.kind, state.epidemic)
+        return [visited, IncidentReopened(state.unit, level, deadlines)]
+    return [visited, IncidentClosed(note="return visit: " + command.result.value)]
 
 
 @_decide.register
 def _close(command: CloseIncident, state: Incident, ctx: Context) -> list[Event]:
-    _require(state, "close", Status.VISITED)
+    """Close without a satisfied call-back: the resident could not be reached, say."""
+    _require(state, "close", Status.RESOLVED, Status.VISITED)
+    if state.status is Status.RESOLVED and not command.note.strip():
+        raise DomainError("closing without a return visit says why", field="note")
     return [IncidentClosed(note=command.note)]
+
+
+def pending_deadlines(state: Incident) -> dict[DeadlineKind, datetime]:
+    """The deadlines still running: each ends when its work is done."""
+    pending: dict[DeadlineKind, datetime] = {}
+    due = state.deadlines
+    if state.status is Status.DISPATCHED and due.sign_by is not None:
+        pending[DeadlineKind.SIGN] = due.sign_by
+    if state.status is Status.HANDED_DOWN and due.claim_by is not None:
+        pending[DeadlineKind.CLAIM] = due.claim_by
+    if state.status in OPEN_AT_A_UNIT and due.resolve_by is not None:
+        pending[DeadlineKind.RESOLVE] = due.resolve_by
+    return {kind: at for kind, at in pending.items() if kind not in state.breached}
+
+
+@_decide.register
+def _breach(command: RecordBreach, state: Incident, ctx: Context) -> list[Event]:
+    due = pending_deadlines(state).get(command.deadline)
+    if due is None:
+        raise DomainError(f"no {command.deadline.value} deadline is running", "deadline")
+    if due > ctx.clock():
+        raise DomainError(f"{command.deadline.value} is not due until {due}", "deadline")
+    unit = ctx.jurisdiction.get(state.unit)
+    above = unit.parent or unit.id  # the district has nobody above it: it sees to it itself
+    return [
+        DeadlineBreached(command.deadline, due, unit.id),
+        IncidentEscalated(unit.id, above, command.deadline),
+    ]
 
 
 # --- evolve -------------------------------------------------------------------------------
@@ -515,6 +596,9 @@ def evolve(state: Incident, event: Event) -> Incident:
 @singledispatch
 def _evolve(event: object, state: Incident) -> Incident:
     raise TypeError(f"unknown event {type(event).__name__}")
+
+
+OPEN_AT_A_UNIT = frozenset({Status.DISPATCHED, Status.SIGNED, Status.HANDED_DOWN, Status.CLAIMED})
 
 
 def _status_at(level: Level) -> Status:
@@ -545,7 +629,15 @@ def _(event: IncidentReported, state: Incident) -> Incident:
 
 @_evolve.register
 def _(event: IncidentDispatched, state: Incident) -> Incident:
-    return replace(state, status=_status_at(event.level), unit=event.unit, return_reason="")
+    return replace(
+        state,
+        status=_status_at(event.level),
+        unit=event.unit,
+        return_reason="",
+        deadlines=event.deadlines,
+        breached=(),
+        escalated_to="",
+    )
 
 
 @_evolve.register
@@ -604,6 +696,9 @@ def _(event: IncidentReopened, state: Incident) -> Incident:
         unit=event.unit,
         reopened=state.reopened + 1,
         satisfaction=None,
+        deadlines=event.deadlines,
+        breached=(),
+        escalated_to="",
         resolution="",
         signed_off_by="",
     )
@@ -612,3 +707,13 @@ def _(event: IncidentReopened, state: Incident) -> Incident:
 @_evolve.register
 def _(event: IncidentClosed, state: Incident) -> Incident:
     return replace(state, status=Status.CLOSED)
+
+
+@_evolve.register
+def _(event: DeadlineBreached, state: Incident) -> Incident:
+    return replace(state, breached=(*state.breached, event.deadline))
+
+
+@_evolve.register
+def _(event: IncidentEscalated, state: Incident) -> Incident:
+    return replace(state, escalated_to=event.to_unit)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -174,4 +175,6 @@ def _decode_cursor(cursor: str) -> tuple[float, str]:
         score, member = float(data[0]), str(data[1])
     except (ValueError, TypeError, IndexError, KeyError) as exc:
         raise BadCursor("not a cursor from this API") from exc
+    if not math.isfinite(score):
+        raise BadCursor("not a cursor from this API")
     return score, member

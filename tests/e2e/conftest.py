@@ -229,7 +229,7 @@ VALID_BODIES: dict[str, dict[str, Any]] = {
     "hand-down": {"note": "请社区上门"},
     "resolve": {"summary": "已处理完毕", "signed_off_by": "负责同志"},
     "return-visit": {"result": "satisfied"},
-    "close": {"note": "归档"},
+    "close": {"note": "三次回访未接通, 归档"},
 }
 
 
@@ -244,7 +244,8 @@ def prepare(http: Http, report_body: Callable[..., dict[str, Any]]) -> Callable[
     """prepare(state, place=..., kind=...) -> the id of a new incident in that state.
 
     The incident is reported by the district's dispatcher, signed for, handed down and resolved
-    by its street's handler and called back by the dispatcher: each step through HTTP.
+    by its street's handler and called back (which closes it) by the dispatcher: each step
+    through HTTP.
     """
     handlers = {
         "gangwen/chenqiao": "handler@gangwen/chenqiao",
@@ -255,8 +256,7 @@ def prepare(http: Http, report_body: Callable[..., dict[str, Any]]) -> Callable[
         ("signed", "handler", "sign-for"),
         ("handed_down", "handler", "hand-down"),
         ("resolved", "handler", "resolve"),
-        ("visited", "dispatcher@gangwen", "return-visit"),
-        ("closed", "dispatcher@gangwen", "close"),
+        ("closed", "dispatcher@gangwen", "return-visit"),  # a satisfied call-back closes
     ]
 
     def at(state: str, place: str = "丽都", kind: str = "quarantine_visit") -> str:

@@ -49,7 +49,7 @@ ACTIONS: dict[str, tuple[str | None, str, str, str, dict[str, Any] | None]] = {
         {"summary": "完成", "signed_off_by": "丽"},
     ),
     "return-visit": ("resolved", "丽都", "POST", "return-visit", {"result": "satisfied"}),
-    "close": ("visited", "丽都", "POST", "close", {}),
+    "close": ("resolved", "丽都", "POST", "close", {"note": "三次回访未接通"}),
     "GET": ("handed_down", "丽都", "GET", "", None),
     "GET events": ("handed_down", "丽都", "GET", "events", None),
     "GET (望海)": ("dispatched", "望海", "GET", "", None),

@@ -81,7 +81,7 @@ def target_for(
         "hand-down": "signed",
         "resolve": "handed_down",
         "return-visit": "resolved",
-        "close": "visited",
+        "close": "resolved",
     }
 
     def make(endpoint: str) -> Target:

@@ -180,10 +180,14 @@ def test_full_life_of_each_kind_through_http(
     assert resolved["resolution"] == "已上门处理完毕"
     assert resolved["signed_off_by"] == "陈主任"
     visited = life.act(
-        D, "return-visit", {"result": "satisfied"}, status="visited", unit=f"{CHENQIAO}/{community}"
+        D,
+        "return-visit",
+        {"result": "satisfied"},
+        status="closed",
+        unit=f"{CHENQIAO}/{community}",
+        events=2,
     )
-    assert visited["satisfaction"] == "satisfied"
-    life.act(D, "close", {"note": "办结归档"}, status="closed", unit=f"{CHENQIAO}/{community}")
+    assert visited["satisfaction"] == "satisfied", "a satisfied call-back closes the order"
 
     final = life.get()
     assert final["status"] == "closed"
@@ -215,9 +219,13 @@ def test_night_emergency_at_a_community_goes_straight_to_the_community(
         unit=f"{CHENQIAO}/huaqiao",
     )
     life.act(
-        D, "return-visit", {"result": "satisfied"}, status="visited", unit=f"{CHENQIAO}/huaqiao"
+        D,
+        "return-visit",
+        {"result": "satisfied"},
+        status="closed",
+        unit=f"{CHENQIAO}/huaqiao",
+        events=2,
     )
-    life.act(D, "close", status="closed", unit=f"{CHENQIAO}/huaqiao")
     assert life.get(FH)["priority"] == "urgent"
     assert life.event_types() == [
         "IncidentReported",
@@ -245,10 +253,10 @@ def test_department_order_is_resolved_by_the_department_without_hand_down(
         D,
         "return-visit",
         {"result": "basically_satisfied"},
-        status="visited",
+        status="closed",
         unit="gangwen/market",
+        events=2,
     )
-    life.act(D, "close", status="closed", unit="gangwen/market")
     assert life.get()["satisfaction"] == "basically_satisfied"
 
 
@@ -336,8 +344,14 @@ def test_unsatisfied_return_visit_reopens_to_the_same_community(
     again = {"summary": "再次上门, 已送体温计", "signed_off_by": "丽都书记"}
     resolved = life.act(FL, "resolve", again, status="resolved", unit=f"{CHENQIAO}/lidu")
     assert resolved["resolution"] == again["summary"]
-    life.act(D, "return-visit", {"result": "satisfied"}, status="visited", unit=f"{CHENQIAO}/lidu")
-    life.act(D, "close", status="closed", unit=f"{CHENQIAO}/lidu")
+    life.act(
+        D,
+        "return-visit",
+        {"result": "satisfied"},
+        status="closed",
+        unit=f"{CHENQIAO}/lidu",
+        events=2,
+    )
 
     final = life.get(FL)
     assert final["reopened"] == 1

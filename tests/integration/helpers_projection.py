@@ -217,7 +217,7 @@ def step(name: str, unit: str = CHENQIAO) -> tuple[Action, Command]:
         "resolve": (Action.RESOLVE, ResolveIncident("已送达口罩", "陈桥街道 张主任")),
         "visit": (Action.RECORD_VISIT, RecordReturnVisit(Satisfaction.SATISFIED)),
         "visit_unsatisfied": (Action.RECORD_VISIT, RecordReturnVisit(Satisfaction.UNSATISFIED)),
-        "close": (Action.CLOSE, CloseIncident()),
+        "close": (Action.CLOSE, CloseIncident(note="回访未接通")),
     }
     return steps[name]
 
@@ -243,7 +243,7 @@ LIVES: list[tuple[Kind, str, tuple[str, ...]]] = [
     (Kind.SUPPLY_DELIVERY, "丽都花园", ("sign", "hand_down", "claim", "release")),
     (Kind.WORK_ORDER, "丽都花园", ("sign", "hand_down", "claim", "resolve")),
     (Kind.SUPPLY_DELIVERY, "丽都花园", ("sign", "resolve", "visit")),
-    (Kind.SUPPLY_DELIVERY, "丽都花园", ("sign", "hand_down", "resolve", "visit", "close")),
+    (Kind.SUPPLY_DELIVERY, "丽都花园", ("sign", "hand_down", "resolve", "close")),
     (Kind.QUARANTINE_VISIT, "丽都花园", ("sign", "hand_down", "resolve", "visit_unsatisfied")),
     (Kind.NIGHT_EMERGENCY, "丽都花园", ()),
     (Kind.NIGHT_EMERGENCY, "丽都花园", ("claim",)),

@@ -419,13 +419,22 @@ def test_resolve_without_sign_off_is_refused(spec: Spec, officer: str) -> None:
 
 
 @pytest.mark.parametrize("result", [Satisfaction.SATISFIED, Satisfaction.BASICALLY_SATISFIED])
-def test_satisfied_return_visit_leaves_the_incident_visited(
-    spec: Spec, result: Satisfaction
-) -> None:
+def test_satisfied_return_visit_closes_the_incident(spec: Spec, result: Satisfaction) -> None:
     spec.given(resolved_at_lidu())
     spec.when(RecordReturnVisit(result, note="回访"))
-    state = spec.then(ReturnVisitRecorded(result, note="回访"))
-    assert (state.status, state.satisfaction, state.reopened) == (Status.VISITED, result, 0)
+    state = spec.then(
+        ReturnVisitRecorded(result, note="回访"), IncidentClosed(f"return visit: {result.value}")
+    )
+    assert (state.status, state.satisfaction, state.reopened) == (Status.CLOSED, result, 0)
+
+
+def test_closing_without_a_return_visit_says_why(spec: Spec) -> None:
+    spec.given(resolved_at_lidu())
+    with pytest.raises(DomainError) as raised:
+        spec.when(CloseIncident())
+    assert raised.value.field == "note"
+    spec.when(CloseIncident(note="三次回访未接通"))
+    assert spec.then(IncidentClosed(note="三次回访未接通")).status is Status.CLOSED
 
 
 def test_unsatisfied_return_visit_reopens_at_the_community(spec: Spec) -> None:
@@ -512,7 +521,7 @@ COMMANDS: dict[str, Command] = {
     "expire the claim of": ExpireClaim(VOLUNTEER),
     "resolve": ResolveIncident(SUMMARY, OFFICER),
     "record a return visit for": RecordReturnVisit(Satisfaction.SATISFIED),
-    "close": CloseIncident(),
+    "close": CloseIncident(note="回访未接通, 结案"),
 }
 
 # Written out by hand from DOMAIN.md's life of a work order, not read from the code.
@@ -523,7 +532,7 @@ ALLOWED: dict[Status, set[str]] = {
     Status.RETURNED: {"dispatch"},
     Status.HANDED_DOWN: {"claim", "resolve"},
     Status.CLAIMED: {"release", "expire the claim of", "resolve"},
-    Status.RESOLVED: {"record a return visit for"},
+    Status.RESOLVED: {"record a return visit for", "close"},
     Status.VISITED: {"close"},
     Status.CLOSED: set(),
 }
