@@ -101,6 +101,16 @@ def leases(partition: str, gen: int) -> str:
     return projection_prefix(partition, gen) + "leases"
 
 
+def deadlines(partition: str, gen: int) -> str:
+    """Running deadlines, ``<incident id>|<deadline>`` scored by when they fall due."""
+    return projection_prefix(partition, gen) + "deadlines"
+
+
+def daily_counts(partition: str, gen: int, day: str) -> str:
+    """One local day's counters, ``<unit>|<kind>|<metric>``: reported, on time, visits…"""
+    return projection_prefix(partition, gen) + f"day:{day}"
+
+
 def holdings(partition: str, gen: int, holder: str) -> str:
     """The incidents one person holds."""
     return projection_prefix(partition, gen) + f"holder:{holder}"

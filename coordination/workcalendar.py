@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import tomllib
 from collections.abc import Iterable
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +24,16 @@ def load_calendar(path: Path | None, timezone: str = "Asia/Shanghai") -> Working
     years = {d.year for d in closures | workdays}
     known = set(range(min(years), max(years) + 1))
     data: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8")) if path else {}
-    for section in [data.get("extra", {}), *data.get("years", {}).values()]:
-        extra_closures = set(_days(section.get("closures", [])))
-        extra_workdays = set(_days(section.get("workdays", [])))
+    sections = [("extra", data.get("extra", {}))]
+    sections += [(f"years.{year}", body) for year, body in data.get("years", {}).items()]
+    for name, section in sections:
+        extra_closures = set(_days(section, "closures", f"{path}: [{name}]"))
+        extra_workdays = set(_days(section, "workdays", f"{path}: [{name}]"))
         closures = (closures - extra_workdays) | extra_closures
         workdays = (workdays - extra_closures) | extra_workdays
     for year in data.get("years", {}):
+        if not str(year).isdigit():
+            raise ValueError(f"{path}: [years.{year}] is not a year")
         known.add(int(year))
     return WorkingCalendar(frozenset(closures), frozenset(workdays), frozenset(known), timezone)
 
@@ -50,16 +54,28 @@ def warn_missing(calendar: WorkingCalendar, today: date) -> list[str]:
     return warnings
 
 
-def _days(entries: Iterable[Any]) -> Iterable[date]:
+def _days(section: dict[str, Any], key: str, where: str) -> Iterable[date]:
+    entries = section.get(key, [])
+    if not isinstance(entries, list):
+        raise ValueError(f"{where} {key} must be a list of dates or ranges")
     for entry in entries:
-        if isinstance(entry, date):
-            yield entry
-        elif isinstance(entry, str) and ".." in entry:
-            first, last = (date.fromisoformat(part.strip()) for part in entry.split("..", 1))
-            if last < first:
-                raise ValueError(f"calendar range {entry!r} ends before it starts")
-            yield from (first + timedelta(days=n) for n in range((last - first).days + 1))
-        elif isinstance(entry, str):
-            yield date.fromisoformat(entry)
-        else:
-            raise ValueError(f"calendar entry {entry!r} is neither a date nor a range")
+        try:
+            yield from _entry(entry)
+        except ValueError as exc:
+            raise ValueError(f"{where} {key}: {entry!r}: {exc}") from None
+
+
+def _entry(entry: Any) -> Iterable[date]:
+    if isinstance(entry, datetime):
+        raise ValueError("a day, not a time of day")
+    if isinstance(entry, date):
+        yield entry
+    elif isinstance(entry, str) and ".." in entry:
+        first, last = (date.fromisoformat(part.strip()) for part in entry.split("..", 1))
+        if last < first:
+            raise ValueError("the range ends before it starts")
+        yield from (first + timedelta(days=n) for n in range((last - first).days + 1))
+    elif isinstance(entry, str):
+        yield date.fromisoformat(entry)
+    else:
+        raise ValueError("neither a date nor a range")

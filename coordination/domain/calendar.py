@@ -50,9 +50,10 @@ def end_of_day(day: date, tz: ZoneInfo) -> datetime:
 def add_working_days(calendar: WorkingCalendar, start: datetime, days: int) -> Due:
     """The end of the ``days``-th working day after the local day of ``start``.
 
-    An order dispatched on Friday evening before a three-day holiday is due at the end of the
-    first working day after the holiday, not on Saturday; one dispatched on a swapped working
-    Sunday counts Monday as its first day.
+    An order dispatched on Friday evening before a holiday is due at the end of the first working
+    day after it (which is Saturday, when that Saturday is a swapped working day); one
+    dispatched on a swapped working Sunday counts Monday as its first day. The end of a day is
+    the midnight that starts the next.
     """
     tz = calendar.tz
     day = start.astimezone(tz).date()

@@ -45,19 +45,26 @@ class DeadlinePolicy:
     def on_dispatch(self, now: datetime, level: Level, night: bool, epidemic: bool) -> Deadlines:
         """The deadlines an order gets when it reaches a unit of ``level`` at ``now``."""
         if night:
-            return Deadlines(claim_by=now + self.night_claim, resolve_by=now + self.night_resolve)
+            quick = None if level is Level.COMMUNITY else now + self.night_claim
+            return Deadlines(
+                sign_by=quick, claim_by=now + self.night_claim, resolve_by=now + self.night_resolve
+            )
         resolve = self._resolve(now, epidemic)
         if level is Level.COMMUNITY:
             return Deadlines(resolve_by=resolve.at, fallback=resolve.fallback)
         sign = add_working_days(self.calendar, now, self.sign_working_days)
         return Deadlines(
-            sign_by=sign.at, resolve_by=resolve.at, fallback=sign.fallback or resolve.fallback
+            sign_by=min(sign.at, resolve.at),  # an epidemic order is signed for the same day
+            resolve_by=resolve.at,
+            fallback=sign.fallback or resolve.fallback,
         )
 
-    def on_reopen(self, now: datetime, night: bool, epidemic: bool) -> Deadlines:
-        """A reopened order is resolved again, on a fresh clock."""
+    def on_reopen(self, now: datetime, level: Level, night: bool, epidemic: bool) -> Deadlines:
+        """A reopened order is resolved again on a fresh clock (and, back in a community's
+        queue, a night emergency is claimed again in minutes)."""
         if night:
-            return Deadlines(resolve_by=now + self.night_resolve)
+            claim = now + self.night_claim if level is Level.COMMUNITY else None
+            return Deadlines(claim_by=claim, resolve_by=now + self.night_resolve)
         resolve = self._resolve(now, epidemic)
         return Deadlines(resolve_by=resolve.at, fallback=resolve.fallback)
 

@@ -373,11 +373,11 @@ class Context:
         night = kind is Kind.NIGHT_EMERGENCY
         return self.deadlines.on_dispatch(self.clock(), level, night, epidemic)
 
-    def deadlines_on_reopen(self, kind: Kind | None, epidemic: bool) -> Deadlines:
+    def deadlines_on_reopen(self, kind: Kind | None, level: Level, epidemic: bool) -> Deadlines:
         if self.deadlines is None:
             return Deadlines()
         night = kind is Kind.NIGHT_EMERGENCY
-        return self.deadlines.on_reopen(self.clock(), night, epidemic)
+        return self.deadlines.on_reopen(self.clock(), level, night, epidemic)
 
     def clock(self) -> datetime:
         if self.now is None or self.now.tzinfo is None:
@@ -543,7 +543,7 @@ def _visit(command: RecordReturnVisit, state: Incident, ctx: Context) -> list[Ev
     visited = ReturnVisitRecorded(result=command.result, note=command.note)
     if command.result is Satisfaction.UNSATISFIED:
         level = ctx.jurisdiction.get(state.unit).level
-        deadlines = ctx.deadlines_on_reopen(state.kind, state.epidemic)
+        deadlines = ctx.deadlines_on_reopen(state.kind, level, state.epidemic)
         return [visited, IncidentReopened(state.unit, level, deadlines)]
     return [visited, IncidentClosed(note="return visit: " + command.result.value)]
 

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from enum import Enum
+from zoneinfo import ZoneInfo
 
 from redis import Redis, WatchError
 from redis.client import Pipeline
@@ -69,6 +71,7 @@ class Projector:
         lock_ttl_ms: int = 30_000,
         before_commit: Callable[[int], None] | None = None,
         rebuild_grace_seconds: float = 2.0,
+        timezone: str = "Asia/Shanghai",
     ) -> None:
         self.redis = redis
         self.store = store
@@ -76,6 +79,7 @@ class Projector:
         self.lock_ttl_ms = lock_ttl_ms
         self.before_commit = before_commit  # a hook for tests that crash a batch half way
         self.rebuild_grace_seconds = rebuild_grace_seconds
+        self.tz = ZoneInfo(timezone)  # the local day that daily counts fall on
         self._release = redis.register_script(RELEASE)
         self._extend = redis.register_script(EXTEND)
 
@@ -137,13 +141,18 @@ class Projector:
                     return Outcome.RACED  # another projector got here first
                 raws = pipe.mget([keys.view(partition, gen, i) for i in ids])
                 pipe.multi()
+                counts: Counter[str] = Counter()
                 for incident_id, raw in zip(ids, raws, strict=True):
                     old = views.decode(raw) if raw is not None else None
                     new = old
                     for stored in by_incident[incident_id]:
-                        new = views.apply(new, stored)
+                        before, new = new, views.apply(new, stored)
+                        counts.update(views.day_counts(before, new, stored, self.tz))
                     assert new is not None
                     _write(pipe, partition, gen, incident_id, old, new)
+                for field, n in counts.items():
+                    day, _, rest = field.partition("|")
+                    pipe.hincrby(keys.daily_counts(partition, gen, day), rest, n)
                 pipe.set(checkpoint_key, batch[-1].position)
                 if self.before_commit is not None:
                     self.before_commit(batch[-1].position)
@@ -224,19 +233,19 @@ def _write(
     pipe.set(keys.view(partition, gen, incident_id), views.encode(new))
     if old is None:
         pipe.zadd(keys.incidents_index(partition, gen), {incident_id: new.reported_position})
-    before = views.queue_unit(old.incident) if old else None
-    after = views.queue_unit(new.incident)
-    if before and before != after:
-        pipe.zrem(keys.queue(partition, gen, before), incident_id)
-    if after:
-        pipe.zadd(keys.queue(partition, gen, after), {incident_id: views.urgency(new)})
-    old_field = views.summary_field(old.incident) if old else None
-    new_field = views.summary_field(new.incident)
-    if (before, old_field) != (after, new_field):
-        if before:
-            pipe.eval(COUNT, 1, keys.queue_summary(partition, gen, before), old_field, -1)
-        if after:
-            pipe.eval(COUNT, 1, keys.queue_summary(partition, gen, after), new_field, 1)
+    was = views.placements(old.incident) if old else {}
+    now = views.placements(new.incident)
+    for unit in was.keys() - now.keys():
+        pipe.zrem(keys.queue(partition, gen, unit), incident_id)
+    for unit in now:
+        pipe.zadd(keys.queue(partition, gen, unit), {incident_id: views.urgency(new)})
+    for unit in was.keys() | now.keys():
+        if was.get(unit) != now.get(unit):
+            summary = keys.queue_summary(partition, gen, unit)
+            if unit in was:
+                pipe.eval(COUNT, 1, summary, was[unit], -1)
+            if unit in now:
+                pipe.eval(COUNT, 1, summary, now[unit], 1)
     old_holder = old.incident.holder if old else ""
     if old_holder != new.incident.holder:
         if old_holder:
@@ -248,6 +257,12 @@ def _write(
         pipe.zadd(keys.leases(partition, gen), {incident_id: expires.timestamp()})
     elif old is not None and old.incident.lease_expires_at is not None:
         pipe.zrem(keys.leases(partition, gen), incident_id)
+    was_due = views.deadline_members(old.incident) if old else {}
+    now_due = views.deadline_members(new.incident)
+    if gone := was_due.keys() - now_due.keys():
+        pipe.zrem(keys.deadlines(partition, gen), *gone)
+    if now_due:
+        pipe.zadd(keys.deadlines(partition, gen), now_due)
 
 
 def _chunks(iterable: Iterable[bytes], size: int) -> Iterator[list[bytes]]:

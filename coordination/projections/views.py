@@ -6,8 +6,24 @@ import json
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from coordination.domain.incident import Incident, Kind, Priority, Status, evolve
+from coordination.domain.incident import (
+    OPEN_AT_A_UNIT,
+    DeadlineBreached,
+    Incident,
+    IncidentDispatched,
+    IncidentEscalated,
+    IncidentReopened,
+    IncidentResolved,
+    IncidentSignedFor,
+    Kind,
+    Priority,
+    ReturnVisitRecorded,
+    Status,
+    evolve,
+    pending_deadlines,
+)
 from coordination.eventstore import StoredEvent
 from coordination.mapper import from_data, to_data
 
@@ -15,7 +31,6 @@ from coordination.mapper import from_data, to_data
 # close; otherwise the unit that holds it. Closed orders wait nowhere.
 AT_DISTRICT = frozenset({Status.RETURNED, Status.RESOLVED, Status.VISITED})
 PRIORITY_BAND = {Priority.URGENT: 1, Priority.HIGH: 2, Priority.NORMAL: 3, Priority.LOW: 4}
-BAND_WIDTH = 1e13  # wider than any epoch in milliseconds, so bands never overlap
 
 
 @dataclass(frozen=True)
@@ -43,15 +58,71 @@ def queue_unit(incident: Incident) -> str | None:
 
 
 def urgency(view: View) -> float:
-    """Lower is more urgent: night emergencies first, then by priority, then the oldest."""
+    """Lower is more urgent: night emergencies first, then by priority, then the earliest
+    running deadline (to the minute; the order's age for one without), then the oldest.
+
+    Packed into one exact integer (below 2**53) so that a sorted set orders by it:
+    band (3 bits) | deadline minute (26 bits, to the year 2097) | youth (21 bits).
+    """
     incident = view.incident
     band = 0 if incident.kind is Kind.NIGHT_EMERGENCY else PRIORITY_BAND[incident.priority]
-    return band * BAND_WIDTH + int(view.created_at.timestamp() * 1000)
+    created = view.created_at.timestamp()
+    due = min(pending_deadlines(incident).values(), default=view.created_at).timestamp()
+    minute = min(max(int(due // 60), 0), (1 << 26) - 1)
+    youth = (1 << 21) - 1 - min(max(int(due - created), 0), (1 << 21) - 1)
+    return float((band << 47) | (minute << 21) | youth)
 
 
-def summary_field(incident: Incident) -> str:
+def placements(incident: Incident) -> dict[str, str]:
+    """The queues an order waits in, each with the ``status|kind`` it is counted under there:
+    its own, and while it is open, the queue of the unit it was escalated to (督办)."""
     kind = incident.kind.value if incident.kind else ""
-    return f"{incident.status.value}|{kind}"
+    found: dict[str, str] = {}
+    if incident.escalated_to and incident.status in OPEN_AT_A_UNIT:
+        found[incident.escalated_to] = f"escalated|{kind}"
+    if (unit := queue_unit(incident)) is not None:
+        found[unit] = f"{incident.status.value}|{kind}"
+    return found
+
+
+def deadline_members(incident: Incident) -> dict[str, float]:
+    """The deadline watch's entries for an order: ``<id>|<deadline>`` by due time."""
+    return {
+        f"{incident.id}|{k.value}": at.timestamp() for k, at in pending_deadlines(incident).items()
+    }
+
+
+def day_counts(before: View | None, after: View, stored: StoredEvent, tz: ZoneInfo) -> list[str]:
+    """The daily counters one event moves, as ``<local date>|<unit>|<kind>|<metric>``."""
+    incident, event = after.incident, stored.event
+    day = stored.time.astimezone(tz).date().isoformat()
+    kind = incident.kind.value if incident.kind else ""
+    metrics: list[tuple[str, str]] = []
+    if isinstance(event, IncidentDispatched) and (before is None or before.incident.version <= 1):
+        metrics.append((event.unit, "reported"))
+        if incident.epidemic:
+            metrics.append((event.unit, "epidemic"))
+    elif isinstance(event, IncidentSignedFor) and before is not None:
+        due = before.incident.deadlines.sign_by
+        metrics.append((event.unit, _timeliness("signed", stored.time, due)))
+    elif isinstance(event, IncidentResolved) and before is not None:
+        due = before.incident.deadlines.resolve_by
+        metrics.append((event.unit, _timeliness("resolved", stored.time, due)))
+    elif isinstance(event, ReturnVisitRecorded):
+        metrics.append((incident.unit, f"visit_{event.result.value}"))
+    elif isinstance(event, DeadlineBreached):
+        metrics.append((event.unit, f"breached_{event.deadline.value}"))
+    elif isinstance(event, IncidentEscalated):
+        metrics.append((event.from_unit, "escalated"))
+    elif isinstance(event, IncidentReopened):
+        metrics.append((event.unit, "reopened"))
+    return [f"{day}|{unit}|{kind}|{metric}" for unit, metric in metrics]
+
+
+def _timeliness(what: str, at: datetime, due: datetime | None) -> str:
+    if due is None:
+        return f"{what}_no_deadline"
+    return f"{what}_on_time" if at <= due else f"{what}_late"
 
 
 def encode(view: View) -> str:

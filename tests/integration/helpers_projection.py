@@ -270,8 +270,9 @@ def live_through(svc: Services, clock: Clock, lives: list[Any] | None = None) ->
 
 def check_read_models(redis: redis_lib.Redis, partition: str = P) -> None:
     """The queues, summaries, holdings and leases of the current generation agree with its
-    views: each open order in exactly one queue (the right one, at its urgency), summaries
-    counting the queues by ``status|kind`` with no zero fields, holders and leases of claims."""
+    views: each open order in its queue (and an escalated one in its escalation's too), at its
+    urgency, summaries counting the queues by ``status|kind`` with no zero fields, holders and
+    leases of claims, and the running deadlines."""
     gen = current_generation(redis, partition)
     prefix = keys.projection_prefix(partition, gen)
     ids = [m.decode() for m in redis.zrange(keys.incidents_index(partition, gen), 0, -1)]
@@ -282,13 +283,14 @@ def check_read_models(redis: redis_lib.Redis, partition: str = P) -> None:
     summaries: dict[str, Counter[str]] = {}
     holdings: dict[str, set[bytes]] = {}
     leases: dict[bytes, float] = {}
+    deadlines: dict[bytes, float] = {}
     for view in found:
         incident = view.incident
         member = incident.id.encode()
-        unit = views.queue_unit(incident)
-        if unit is not None:
+        for unit, counted_as in views.placements(incident).items():
             queues.setdefault(unit, {})[member] = views.urgency(view)
-            summaries.setdefault(unit, Counter())[views.summary_field(incident)] += 1
+            summaries.setdefault(unit, Counter())[counted_as] += 1
+        deadlines.update({m.encode(): due for m, due in views.deadline_members(incident).items()})
         if incident.holder:
             holdings.setdefault(incident.holder, set()).add(member)
         if incident.lease_expires_at is not None:
@@ -313,3 +315,4 @@ def check_read_models(redis: redis_lib.Redis, partition: str = P) -> None:
     }
     assert actual_holdings == holdings
     assert dict(redis.zrange(keys.leases(partition, gen), 0, -1, withscores=True)) == leases
+    assert dict(redis.zrange(keys.deadlines(partition, gen), 0, -1, withscores=True)) == deadlines

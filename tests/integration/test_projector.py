@@ -54,6 +54,7 @@ from coordination.domain.incident import (
     Kind,
     Priority,
     Status,
+    pending_deadlines,
 )
 from coordination.projections.projector import Projector, current_generation
 from coordination.projections.views import View
@@ -377,7 +378,9 @@ def test_counters_drop_to_no_field_at_zero_step_by_step(
             check_read_models(redis)
 
     left = sorted(name.split(":", 2)[2] for name in dump_all(redis))
-    assert [n for n in left if not n.startswith("view:")] == ["checkpoint", "incidents"]
+    # What stays: the views, the index, the checkpoint, and the day's counts (history, kept).
+    assert [n for n in left if not n.startswith(("view:", "day:"))] == ["checkpoint", "incidents"]
+    assert [n for n in left if n.startswith("day:")] == [f"day:{NOW.date().isoformat()}"]
     for unit in (DISTRICT, CHENQIAO, LIDU, BINJIANG):
         assert svc.reads.summary(P, unit)[0] == {}
         assert svc.reads.queue(P, unit, lambda v: True).items == []
@@ -386,7 +389,7 @@ def test_counters_drop_to_no_field_at_zero_step_by_step(
 # --- ordering and paging ------------------------------------------------------------------
 
 
-def test_queue_order_night_emergencies_then_priority_then_oldest_and_pages_see_each_once(
+def test_queue_order_night_emergencies_then_priority_then_deadline_and_pages_see_each_once(
     redis: redis_lib.Redis, redis_url: str
 ) -> None:
     clock = Clock()
@@ -406,7 +409,16 @@ def test_queue_order_night_emergencies_then_priority_then_oldest_and_pages_see_e
         rank = 0 if kind is Kind.NIGHT_EMERGENCY else band[priority]
         created[written.incident.id] = (rank, clock.now.timestamp())
     svc.projector.catch_up(P)
-    expected = sorted(created, key=lambda i: created[i])
+
+    def most_urgent_first(incident_id: str) -> tuple[int, int, float]:
+        """Band, then the earliest running deadline to the minute, then the oldest."""
+        view = svc.reads.incident(P, incident_id)
+        assert view is not None
+        due = min(pending_deadlines(view.incident).values()).timestamp()
+        rank, at = created[incident_id]
+        return rank, int(due // 60), at
+
+    expected = sorted(created, key=most_urgent_first)
 
     page = svc.reads.queue(P, LIDU, lambda v: True, limit=100)
     assert [v.incident.id for v in page.items] == expected
