@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from coordination.config import Config
-from coordination.domain.access import Role
+from coordination.domain.access import Actor, Role
 from coordination.services import build_services
 
 
@@ -28,6 +28,15 @@ def create_token(role: str, unit: str, name: str) -> None:
     services = build_services(Config.from_env())
     if unit not in services.jurisdiction:
         raise click.BadParameter(f"unknown unit {unit!r}", param_hint="--unit")
+    if role == Role.FIELD.value:
+        # Field tokens belong to a registered staff member: claims record who.
+        member = services.incidents.staff_member(Actor(name, Role.FIELD, unit))
+        if member is None or not member.active or member.unit != unit:
+            raise click.BadParameter(
+                f"{name!r} is not an active staff member of {unit}; register them first "
+                "(POST /staff) and give their staff id as --name",
+                param_hint="--name",
+            )
     secret, token = services.tokens.create(Role(role), unit, name)
     click.echo(f"{token.id}\t{token.role.value}\t{token.unit}\t{token.name}", err=True)
     click.echo(secret)

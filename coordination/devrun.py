@@ -11,9 +11,10 @@ import time
 from pathlib import Path
 
 from coordination.config import Config
-from coordination.domain.access import Role
+from coordination.domain.access import Actor, Role
+from coordination.domain.staff import StaffKind
 from coordination.embedded import EmbeddedServer
-from coordination.services import build_services
+from coordination.services import Services, build_services
 
 DEMO_TOKENS = [
     (Role.DISPATCHER, "gangwen", "demo-dispatcher"),
@@ -89,9 +90,33 @@ def run(config: Config) -> None:
             url_file.unlink(missing_ok=True)
 
 
+DEMO_STAFF = {
+    "demo-field-lidu": {"name": "李红 (demo)", "kind": StaffKind.VOLUNTEER, "trained": True},
+}
+
+
+def demo_staff(services: Services) -> None:
+    """Field tokens belong to registered staff: register the demo's, if they are not."""
+    admin = Actor("demo-setup", Role.ADMIN, "gangwen")
+    for role, unit, name in DEMO_TOKENS:
+        if role is not Role.FIELD or services.incidents.staff_member(Actor(name, role, unit)):
+            continue
+        profile = DEMO_STAFF[name]
+        fields = {
+            "staff_id": name,
+            "name": profile["name"],
+            "unit": unit,
+            "kind": profile["kind"],
+            "party_member": True,
+            "quarantine_trained": profile["trained"],
+        }
+        services.staff.register(admin, fields)
+
+
 def demo_tokens(config: Config) -> dict[str, str]:
     """The demo tokens, kept in the data folder and created again if they were lost."""
     services = build_services(config)
+    demo_staff(services)
     path = config.data_dir / "demo-tokens.json"
     saved: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
     tokens = {}

@@ -124,3 +124,13 @@ def tick_slot() -> str:
 def scheduler_heartbeat() -> str:
     """Present while a scheduler runs (its health check)."""
     return "coordination:scheduler:heartbeat"
+
+
+def staff_view(partition: str, gen: int, staff_id: str) -> str:
+    """A staff member as their events fold: profile, whether active, shifts."""
+    return projection_prefix(partition, gen) + f"staff:{staff_id}"
+
+
+def unit_staff(partition: str, gen: int, unit: str) -> str:
+    """The ids of a unit's staff members."""
+    return projection_prefix(partition, gen) + f"unit-staff:{unit}"

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from coordination.domain.access import Action, Actor, Forbidden, OutOfScope, Role, authorize
 from coordination.domain.deadlines import DeadlinePolicy
-from coordination.domain.errors import Conflict, DomainError, InvalidTransition
+from coordination.domain.errors import Conflict, DomainError, InvalidTransition, NotAllowed
 from coordination.domain.incident import (
     ClaimIncident,
     Command,
@@ -20,13 +20,17 @@ from coordination.domain.incident import (
     Incident,
     Kind,
     LeasePolicy,
+    RecordBreach,
     ReportIncident,
     Status,
+    TakeOverClaim,
     decide,
     fold,
 )
-from coordination.domain.units import Jurisdiction
+from coordination.domain.staff import StaffMember, check_may_take, fold_staff, on_duty
+from coordination.domain.units import Jurisdiction, Level
 from coordination.eventstore import ConcurrencyConflict, EventStore, Idempotency, StoredEvent
+from coordination.projections import staff_views
 from coordination.projections.reads import ReadModels
 from coordination.projections.views import View
 
@@ -95,6 +99,8 @@ class IncidentService:
         except OutOfScope:
             raise Forbidden(f"{place_unit.id} is outside {actor.unit}", "place") from None
         now = self.clock()
+        if fields["kind"] is Kind.NIGHT_EMERGENCY and place_unit.level is Level.COMMUNITY:
+            fields = {**fields, "on_duty": self._on_duty(partition, place_unit.id, now)}
         for attempt in range(ID_ATTEMPTS):
             command = ReportIncident(incident_id=self._new_id(partition, now), **fields)
             try:
@@ -112,14 +118,17 @@ class IncidentService:
         command: Command,
         expected_version: int | None = None,
         idempotency: Idempotency | None = None,
+        check: Callable[[Incident], None] | None = None,
     ) -> Written:
-        """Carry out one command on an existing incident."""
+        """Carry out one command on an existing incident (``check`` may refuse it first)."""
         partition = self.partition_of(incident_id)
         if idempotency and (replay := self._replay(partition, idempotency)):
             return replay
         try:
             state, history = self.load(actor, incident_id)
             authorize(actor, action, state.unit, self.jurisdiction)
+            if check is not None:
+                check(state)
             if expected_version is not None and expected_version != state.version:
                 raise VersionMismatch(expected_version, state.version)
             return self._write(partition, state, history, command, actor, self.clock(), idempotency)
@@ -129,6 +138,58 @@ class IncidentService:
             if idempotency and (replay := self._replay(partition, idempotency)):
                 return replay
             raise
+
+    def claim(
+        self,
+        actor: Actor,
+        incident_id: str,
+        expected_version: int | None = None,
+        idempotency: Idempotency | None = None,
+        take_over: bool = False,
+        member: StaffMember | None = None,
+    ) -> Written:
+        """Claim an order (or take a quarantine visit over) as the registered staff member the
+        actor is; risky work only for those trained for it."""
+        member = member or self.staff_member(actor)
+        command = TakeOverClaim(actor.subject) if take_over else ClaimIncident(actor.subject)
+        return self.execute(
+            actor,
+            incident_id,
+            Action.CLAIM,
+            command,
+            expected_version,
+            idempotency,
+            check=lambda state: check_may_take(member, state.kind or Kind.WORK_ORDER),
+        )
+
+    def staff_member(self, actor: Actor) -> StaffMember | None:
+        """The staff member an actor is, from the log (not a projection that may lag)."""
+        partition = self.jurisdiction.district_of(actor.unit)
+        history = self.store.read_stream(partition, staff_views.stream_of(actor.subject))
+        return fold_staff(e.event for e in history) if history else None
+
+    def watch_deadlines(self, partition: str) -> int:
+        """Record each deadline that has passed, and escalate it one level up; how many.
+
+        Safe to run twice or from two watchers: the domain refuses a breach already recorded,
+        and the log decides between two that race.
+        """
+        if self.reads is None:
+            raise RuntimeError("watch_deadlines needs the read models")
+        watcher = Actor(subject="system:deadline-watch", role=Role.ADMIN, unit=partition)
+        breached = 0
+        for incident_id, deadline in self.reads.due_deadlines(partition, self.clock()):
+            try:
+                self.execute(watcher, incident_id, Action.RECORD_BREACH, RecordBreach(deadline))
+            except (DomainError, VersionMismatch, NotFound):
+                continue
+            breached += 1
+        return breached
+
+    def _on_duty(self, partition: str, unit: str, now: datetime) -> tuple[str, ...]:
+        if self.reads is None:
+            raise RuntimeError("a night emergency needs the duty roster")
+        return tuple(m.id for m in on_duty(self.reads.staff(partition, unit), unit, now))
 
     def claim_next(self, actor: Actor, unit: str, kind: Kind | None = None) -> Written | None:
         """Claim the most urgent unclaimed order of ``unit``'s queue; None if there is none.
@@ -145,13 +206,16 @@ class IncidentService:
             incident = view.incident
             return incident.status is Status.HANDED_DOWN and kind in (None, incident.kind)
 
+        member = self.staff_member(actor)
+        check_may_take(member, Kind.WORK_ORDER)  # a registered, active member at all
         page = self.reads.queue(partition, unit, unclaimed, limit=CLAIM_CANDIDATES)
         for view in page.items:
-            command = ClaimIncident(holder=actor.subject)
             try:
-                return self.execute(actor, view.incident.id, Action.CLAIM, command)
+                return self.claim(actor, view.incident.id, member=member)
             except (Conflict, InvalidTransition, VersionMismatch, NotFound):
                 continue
+            except NotAllowed:
+                continue  # risky work this person may not take: the next order, then
         return None
 
     def expire_leases(self, partition: str) -> int:

@@ -16,9 +16,10 @@ from coordination.eventstore import EventStore
 from coordination.projections.projector import Projector
 from coordination.projections.reads import ReadModels
 from coordination.service import Clock, IncidentService
+from coordination.staffing import StaffService
 from coordination.tokens import TokenStore
 from coordination.triggers import CatchUpTrigger
-from coordination.workcalendar import load_calendar
+from coordination.workcalendar import load_calendar, missing_years_warnings
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,8 @@ class Services:
     reads: ReadModels
     projector: Projector
     incidents: IncidentService
+    staff: StaffService
+    calendar_warnings: list[str]
 
     @property
     def partitions(self) -> list[str]:
@@ -57,6 +60,7 @@ def build_services(
         default=timedelta(minutes=config.lease_minutes),
         night_emergency=timedelta(minutes=config.night_lease_minutes),
     )
+    trigger = CatchUpTrigger(redis, config.queue)
     incidents = IncidentService(
         store,
         jurisdiction,
@@ -64,7 +68,7 @@ def build_services(
         config.timezone,
         leases=leases,
         deadlines=deadlines,
-        on_append=CatchUpTrigger(redis, config.queue),
+        on_append=trigger,
         reads=reads,
     )
     projector = Projector(
@@ -72,9 +76,22 @@ def build_services(
         store,
         batch_size=config.projector_batch,
         lock_ttl_ms=int(config.projector_lock_seconds * 1000),
+        timezone=config.timezone,
     )
+    staff = StaffService(store, jurisdiction, clock or utcnow, on_append=trigger)
+    today = (clock or utcnow)().astimezone(calendar.tz).date()
+    warnings = missing_years_warnings(calendar, today)
     return Services(
-        config, redis, jurisdiction, store, TokenStore(redis), reads, projector, incidents
+        config,
+        redis,
+        jurisdiction,
+        store,
+        TokenStore(redis),
+        reads,
+        projector,
+        incidents,
+        staff,
+        warnings,
     )
 
 

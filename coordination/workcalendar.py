@@ -43,12 +43,18 @@ def missing_years(calendar: WorkingCalendar, today: date) -> list[int]:
     return [y for y in (today.year, today.year + 1) if not calendar.knows(y)]
 
 
-def warn_missing(calendar: WorkingCalendar, today: date) -> list[str]:
-    warnings = [
+def missing_years_warnings(calendar: WorkingCalendar, today: date) -> list[str]:
+    """What to tell the operator about the years the calendar lacks."""
+    return [
         f"the working-day calendar does not know {year}: deadlines then count weekends only; "
         f"add [years.{year}] to the calendar file"
         for year in missing_years(calendar, today)
     ]
+
+
+def warn_missing(calendar: WorkingCalendar, today: date) -> list[str]:
+    """Log the missing years as warnings (at start-up), and return them."""
+    warnings = missing_years_warnings(calendar, today)
     for warning in warnings:
         log.warning(warning)
     return warnings

@@ -65,6 +65,9 @@ class PartitionHealthSchema(Schema):
 
 
 class HealthSchema(Schema):
-    status = fields.String()
+    status = fields.String(metadata={"description": "ok, warning or unavailable"})
     redis = fields.String()
     partitions = fields.List(fields.Nested(PartitionHealthSchema))
+    warnings = fields.List(
+        fields.String(), metadata={"description": "e.g. a year the working-day calendar lacks"}
+    )

@@ -27,12 +27,20 @@ def expire_leases(partition: str) -> int:
     return services().incidents.expire_leases(partition)
 
 
+def watch_deadlines(partition: str) -> int:
+    """Record the deadlines that have passed and escalate each one level up; how many."""
+    return services().incidents.watch_deadlines(partition)
+
+
 def tick() -> dict[str, dict[str, int]]:
-    """The periodic sweep: catch up what a lost trigger missed, then expire leases."""
+    """The periodic sweep: catch up what a lost trigger missed, expire leases, and watch
+    deadlines (then catch up again, so that breaches show at once)."""
     done = {}
     for partition in services().partitions:
-        done[partition] = {
-            "applied": catch_up(partition),
-            "expired": expire_leases(partition),
-        }
+        applied = catch_up(partition)
+        expired = expire_leases(partition)
+        breached = watch_deadlines(partition)
+        if expired or breached:
+            applied += catch_up(partition)
+        done[partition] = {"applied": applied, "expired": expired, "breached": breached}
     return done

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from flask import Flask
 from redis import Redis
 
@@ -14,7 +16,7 @@ from coordination.services import build_services
 def create_app(
     config: Config | None = None, redis: Redis | None = None, clock: Clock | None = None
 ) -> Flask:
-    from coordination.api import health, incidents, me, units
+    from coordination.api import health, incidents, me, staff, units
 
     config = config or Config.from_env()
     app = Flask("coordination")
@@ -34,9 +36,11 @@ def create_app(
         },
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
-    app.extensions["coordination"] = build_services(config, redis, clock)
+    app.extensions["coordination"] = services = build_services(config, redis, clock)
+    for warning in services.calendar_warnings:
+        logging.getLogger("coordination").warning(warning)
     api = errors.Api(app)
-    for blueprint in (incidents.blp, units.blp, me.blp, health.blp):
+    for blueprint in (incidents.blp, units.blp, staff.blp, me.blp, health.blp):
         api.register_blueprint(blueprint)
     errors.register(app)
     return app

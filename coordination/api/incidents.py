@@ -221,13 +221,34 @@ _command_route(
     lambda d, actor: domain.CloseIncident(**d),
     "Close a visited incident.",
 )
-_command_route(
-    "claim",
-    ExpectedVersionSchema,
-    Action.CLAIM,
-    lambda d, actor: domain.ClaimIncident(holder=actor.subject),
-    "Claim a handed-down order: it is yours until you resolve or release it or the lease ends.",
-)
+
+
+@blp.route("/<incident_id>/claim")
+class Claim(MethodView):
+    @blp.arguments(ExpectedVersionSchema())
+    @blp.response(200, WrittenSchema)
+    def post(self, data: dict[str, Any], incident_id: str) -> Any:
+        """Claim a handed-down order as a registered staff member: it is yours until you
+        resolve or release it or the lease ends. A quarantine visit needs training for it."""
+        result = service().claim(
+            current_actor(), incident_id, expected_version(data), idempotency()
+        )
+        return written(result, 200)
+
+
+@blp.route("/<incident_id>/take-over")
+class TakeOver(MethodView):
+    @blp.arguments(ExpectedVersionSchema())
+    @blp.response(200, WrittenSchema)
+    def post(self, data: dict[str, Any], incident_id: str) -> Any:
+        """Take a claimed quarantine visit over from a colleague (trained staff only)."""
+        actor = current_actor()
+        result = service().claim(
+            actor, incident_id, expected_version(data), idempotency(), take_over=True
+        )
+        return written(result, 200)
+
+
 _command_route(
     "release",
     ReleaseSchema,

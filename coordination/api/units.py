@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask.views import MethodView
 
@@ -11,6 +12,9 @@ from coordination.api.auth import authenticate, current_actor
 from coordination.api.incidents import written
 from coordination.api.parsing import Blueprint
 from coordination.api.reading import reading, services, within_scope
+from coordination.domain.staff import coverage, night_window, on_duty
+from coordination.domain.units import Level
+from coordination.mapper import to_data
 from coordination.projections.views import View
 from schemas.incidents import WrittenSchema
 from schemas.queries import (
@@ -20,6 +24,7 @@ from schemas.queries import (
     QueueSummarySchema,
     ReadArgsSchema,
 )
+from schemas.staff import DutyArgsSchema, DutySchema, StaffListSchema, StatsArgsSchema, StatsSchema
 
 blp = Blueprint("units", __name__, url_prefix="/units", description="Unit queues")
 blp.before_request(authenticate)
@@ -80,3 +85,80 @@ class ClaimNext(MethodView):
         if result is None:
             return "", 204
         return written(result, 200)
+
+
+@blp.route("/<path:unit>/staff")
+class UnitStaff(MethodView):
+    @blp.arguments(ReadArgsSchema(), location="query")
+    @blp.response(200, StaffListSchema)
+    def get(self, args: dict[str, Any], unit: str) -> Any:
+        """The unit's staff members (its own, not its subtree's), active or not."""
+        within_scope(unit)
+        partition = services().jurisdiction.district_of(unit)
+        members = services().reads.staff(partition, unit, args.get("min_position"))
+        return {"items": [to_data(m) for m in members]}
+
+
+@blp.route("/<path:unit>/duty")
+class Duty(MethodView):
+    @blp.arguments(DutyArgsSchema(), location="query")
+    @blp.response(200, DutySchema)
+    def get(self, args: dict[str, Any], unit: str) -> Any:
+        """Night duty (值班) of each community in the unit's subtree: who is on duty now, and
+        the coverage of the coming night with its gaps."""
+        within_scope(unit)
+        svc = services()
+        tz = ZoneInfo(svc.config.timezone)
+        now = svc.incidents.clock()
+        night = args.get("night") or now.astimezone(tz).date()
+        start, end = night_window(night, tz)
+        partition = svc.jurisdiction.district_of(unit)
+        communities = [
+            u
+            for u in svc.jurisdiction.units.values()
+            if u.level is Level.COMMUNITY and svc.jurisdiction.within(u.id, unit)
+        ]
+        found = []
+        for community in sorted(communities, key=lambda u: u.id):
+            members = svc.reads.staff(partition, community.id, args.get("min_position"))
+            covered = coverage(members, community.id, start, end)
+            found.append(
+                {
+                    "unit": community.id,
+                    "name": community.name,
+                    "on_duty_now": [m.id for m in on_duty(members, community.id, now)],
+                    "covered": [
+                        {"start": a.isoformat(), "end": b.isoformat()} for a, b in covered.covered
+                    ],
+                    "gaps": [
+                        {"start": a.isoformat(), "end": b.isoformat()} for a, b in covered.gaps
+                    ],
+                    "complete": covered.complete,
+                }
+            )
+        return {
+            "night_start": start.isoformat(),
+            "night_end": end.isoformat(),
+            "communities": found,
+        }
+
+
+@blp.route("/<path:unit>/stats")
+class DailyStats(MethodView):
+    @blp.arguments(StatsArgsSchema(), location="query")
+    @blp.response(200, StatsSchema)
+    def get(self, args: dict[str, Any], unit: str) -> Any:
+        """One local day's counts for the unit's subtree, by unit, kind and metric: reported,
+        epidemic, signed and resolved on time or late, return visits, breaches, escalations."""
+        within_scope(unit)
+        svc = services()
+        day = args["date"].isoformat()
+        raw = svc.reads.day_counts(
+            svc.jurisdiction.district_of(unit), day, args.get("min_position")
+        )
+        counts: dict[str, dict[str, dict[str, int]]] = {}
+        for field, n in raw.items():
+            where, kind, metric = field.split("|", 2)
+            if svc.jurisdiction.within(where, unit):
+                counts.setdefault(where, {}).setdefault(kind, {})[metric] = n
+        return {"date": day, "unit": unit, "counts": counts}

@@ -29,6 +29,8 @@ class Action(StrEnum):
     RESOLVE = "resolve"
     RECORD_VISIT = "record_visit"
     CLOSE = "close"
+    MANAGE_STAFF = "manage_staff"  # register, change and deactivate staff; schedule duty
+    RECORD_BREACH = "record_breach"  # the deadline watcher's, as the system
 
 
 PERMISSIONS: dict[Role, frozenset[Action]] = {
@@ -43,6 +45,7 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
             Action.HAND_DOWN,
             Action.RELEASE,
             Action.RESOLVE,
+            Action.MANAGE_STAFF,
         }
     ),
     Role.FIELD: frozenset({Action.READ, Action.CLAIM, Action.RELEASE, Action.RESOLVE}),

@@ -85,6 +85,7 @@ class ReportIncident:
     category: Category | None = None
     items: tuple[SupplyItem, ...] = ()
     person: Contact | None = None
+    on_duty: tuple[str, ...] | None = None  # who is on duty at the place now, if looked up
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,13 @@ class HandDown:
 
 @dataclass(frozen=True)
 class ClaimIncident:
+    holder: str
+
+
+@dataclass(frozen=True)
+class TakeOverClaim:
+    """A trained colleague takes a claimed quarantine visit over from its holder."""
+
     holder: str
 
 
@@ -162,6 +170,7 @@ Command = (
     | ReturnIncident
     | HandDown
     | ClaimIncident
+    | TakeOverClaim
     | ReleaseIncident
     | ExpireClaim
     | ResolveIncident
@@ -197,6 +206,7 @@ class IncidentDispatched:
     level: Level
     note: str = ""
     deadlines: Deadlines = Deadlines()
+    on_duty: tuple[str, ...] = ()  # a night emergency names who is on duty now
 
 
 @dataclass(frozen=True)
@@ -222,6 +232,13 @@ class IncidentHandedDown:
 class IncidentClaimed:
     holder: str
     unit: str
+    lease_expires_at: datetime
+
+
+@dataclass(frozen=True)
+class ClaimTakenOver:
+    from_holder: str
+    holder: str
     lease_expires_at: datetime
 
 
@@ -269,7 +286,8 @@ class IncidentEscalated:
 
     from_unit: str
     to_unit: str
-    deadline: DeadlineKind
+    deadline: DeadlineKind | None = None
+    reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -284,6 +302,7 @@ Event = (
     | IncidentReturned
     | IncidentHandedDown
     | IncidentClaimed
+    | ClaimTakenOver
     | IncidentReleased
     | ClaimExpired
     | IncidentResolved
@@ -301,6 +320,7 @@ EVENT_TYPES: tuple[type, ...] = (
     IncidentReturned,
     IncidentHandedDown,
     IncidentClaimed,
+    ClaimTakenOver,
     IncidentReleased,
     ClaimExpired,
     IncidentResolved,
@@ -345,6 +365,7 @@ class Incident:
     deadlines: Deadlines = Deadlines()
     breached: tuple[DeadlineKind, ...] = ()
     escalated_to: str = ""
+    on_duty: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -448,7 +469,15 @@ def _report(command: ReportIncident, state: Incident, ctx: Context) -> list[Even
         person=command.person,
     )
     deadlines = ctx.deadlines_on_dispatch(command.kind, target.level, command.epidemic)
-    return [reported, IncidentDispatched(target.id, target.level, deadlines=deadlines)]
+    on_duty = command.on_duty or ()
+    events: list[Event] = [
+        reported,
+        IncidentDispatched(target.id, target.level, deadlines=deadlines, on_duty=on_duty),
+    ]
+    if target.level is Level.COMMUNITY and command.on_duty == () and target.parent:
+        # Nobody to send tonight: the street sees to it at once.
+        events.append(IncidentEscalated(target.id, target.parent, reason="nobody on duty"))
+    return events
 
 
 @_decide.register
@@ -499,6 +528,17 @@ def _claim(command: ClaimIncident, state: Incident, ctx: Context) -> list[Event]
     _require(state, "claim", Status.HANDED_DOWN)
     expires = ctx.clock() + ctx.leases.for_kind(state.kind)
     return [IncidentClaimed(holder=command.holder, unit=state.unit, lease_expires_at=expires)]
+
+
+@_decide.register
+def _take_over(command: TakeOverClaim, state: Incident, ctx: Context) -> list[Event]:
+    _require(state, "take over", Status.CLAIMED)
+    if state.kind is not Kind.QUARANTINE_VISIT:
+        raise NotAllowed("only a quarantine visit is taken over; release it instead", "kind")
+    if command.holder == state.holder:
+        raise DomainError(f"{command.holder} holds it already", field="holder")
+    expires = ctx.clock() + ctx.leases.for_kind(state.kind)
+    return [ClaimTakenOver(state.holder, command.holder, expires)]
 
 
 @_decide.register
@@ -637,6 +677,7 @@ def _(event: IncidentDispatched, state: Incident) -> Incident:
         deadlines=event.deadlines,
         breached=(),
         escalated_to="",
+        on_duty=event.on_duty,
     )
 
 
@@ -663,6 +704,11 @@ def _(event: IncidentClaimed, state: Incident) -> Incident:
         holder=event.holder,
         lease_expires_at=event.lease_expires_at,
     )
+
+
+@_evolve.register
+def _(event: ClaimTakenOver, state: Incident) -> Incident:
+    return replace(state, holder=event.holder, lease_expires_at=event.lease_expires_at)
 
 
 @_evolve.register

@@ -20,7 +20,7 @@ from redis.client import Pipeline
 
 from coordination import keys
 from coordination.eventstore import EventStore, StoredEvent
-from coordination.projections import views
+from coordination.projections import staff_views, views
 from coordination.projections.views import View
 
 RELEASE = """
@@ -127,10 +127,16 @@ class Projector:
         live: bool = True,
     ) -> Outcome:
         """Apply events that follow ``checkpoint`` and move it, in one transaction."""
-        by_incident: dict[str, list[StoredEvent]] = {}
+        by_stream: dict[str, list[StoredEvent]] = {}
         for stored in batch:
-            by_incident.setdefault(stored.stream, []).append(stored)
-        ids = list(by_incident)
+            by_stream.setdefault(stored.stream, []).append(stored)
+        streams = list(by_stream)
+        view_keys = [
+            keys.staff_view(partition, gen, s[len(staff_views.STREAM_PREFIX) :])
+            if staff_views.is_staff_stream(s)
+            else keys.view(partition, gen, s)
+            for s in streams
+        ]
         checkpoint_key = keys.checkpoint(partition, gen)
         with self.redis.pipeline(transaction=True) as pipe:
             try:
@@ -139,17 +145,20 @@ class Projector:
                     return Outcome.STALE  # swapped by a rebuild since this projector looked
                 if int(pipe.get(checkpoint_key) or 0) != checkpoint:
                     return Outcome.RACED  # another projector got here first
-                raws = pipe.mget([keys.view(partition, gen, i) for i in ids])
+                raws = pipe.mget(view_keys)
                 pipe.multi()
                 counts: Counter[str] = Counter()
-                for incident_id, raw in zip(ids, raws, strict=True):
+                for stream, raw in zip(streams, raws, strict=True):
+                    if staff_views.is_staff_stream(stream):
+                        _apply_staff(pipe, partition, gen, raw, by_stream[stream])
+                        continue
                     old = views.decode(raw) if raw is not None else None
                     new = old
-                    for stored in by_incident[incident_id]:
+                    for stored in by_stream[stream]:
                         before, new = new, views.apply(new, stored)
                         counts.update(views.day_counts(before, new, stored, self.tz))
                     assert new is not None
-                    _write(pipe, partition, gen, incident_id, old, new)
+                    _write(pipe, partition, gen, stream, old, new)
                 for field, n in counts.items():
                     day, _, rest = field.partition("|")
                     pipe.hincrby(keys.daily_counts(partition, gen, day), rest, n)
@@ -224,6 +233,17 @@ class Projector:
                 raise TimeoutError(f"the projector of {partition} did not let go")
             time.sleep(0.01)
         return token
+
+
+def _apply_staff(
+    pipe: Pipeline, partition: str, gen: int, raw: bytes | None, events: list[StoredEvent]
+) -> None:
+    old = staff_views.decode(raw) if raw is not None else None
+    new = old
+    for stored in events:
+        new = staff_views.apply(new, stored)
+    assert new is not None
+    staff_views.write(pipe, partition, gen, old, new)
 
 
 def _write(

@@ -14,7 +14,9 @@ from typing import Any
 from redis import Redis
 
 from coordination import keys
-from coordination.projections import views
+from coordination.domain.deadlines import DeadlineKind
+from coordination.domain.staff import StaffMember
+from coordination.projections import staff_views, views
 from coordination.projections.projector import current_generation
 from coordination.projections.views import View
 
@@ -131,6 +133,42 @@ class ReadModels:
         gen, _ = self.snapshot(partition)
         ids = self.redis.zrangebyscore(keys.leases(partition, gen), "-inf", now.timestamp())
         return self._views(partition, gen, [i.decode() for i in ids])
+
+    def due_deadlines(self, partition: str, now: datetime) -> list[tuple[str, DeadlineKind]]:
+        """Running deadlines that have fallen due by ``now``, earliest first."""
+        gen, _ = self.snapshot(partition)
+        members = self.redis.zrangebyscore(keys.deadlines(partition, gen), "-inf", now.timestamp())
+        found = []
+        for member in members:
+            incident_id, _, kind = member.decode().rpartition("|")
+            found.append((incident_id, DeadlineKind(kind)))
+        return found
+
+    def staff(
+        self, partition: str, unit: str, min_position: int | None = None
+    ) -> list[StaffMember]:
+        """A unit's staff members, active or not, by id."""
+        gen, _ = self.snapshot(partition, min_position)
+        ids = sorted(m.decode() for m in self.redis.smembers(keys.unit_staff(partition, gen, unit)))
+        if not ids:
+            return []
+        raws = self.redis.mget([keys.staff_view(partition, gen, i) for i in ids])
+        return [staff_views.decode(r) for r in raws if r is not None]
+
+    def member(
+        self, partition: str, staff_id: str, min_position: int | None = None
+    ) -> StaffMember | None:
+        gen, _ = self.snapshot(partition, min_position)
+        raw = self.redis.get(keys.staff_view(partition, gen, staff_id))
+        return None if raw is None else staff_views.decode(raw)
+
+    def day_counts(
+        self, partition: str, day: str, min_position: int | None = None
+    ) -> dict[str, int]:
+        """One local day's counters, ``<unit>|<kind>|<metric>`` to count."""
+        gen, _ = self.snapshot(partition, min_position)
+        raw = self.redis.hgetall(keys.daily_counts(partition, gen, day))
+        return {field.decode(): int(value) for field, value in raw.items()}
 
     def _page(
         self,

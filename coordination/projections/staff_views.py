@@ -1,0 +1,46 @@
+"""The staff read models: each member as their events fold, and each unit's members."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+from redis.client import Pipeline
+
+from coordination import keys
+from coordination.domain.staff import StaffMember, evolve_staff
+from coordination.eventstore import StoredEvent
+from coordination.mapper import from_data, to_data
+
+STREAM_PREFIX = "staff-"
+
+
+def stream_of(staff_id: str) -> str:
+    return STREAM_PREFIX + staff_id
+
+
+def is_staff_stream(stream: str) -> bool:
+    return stream.startswith(STREAM_PREFIX)
+
+
+def apply(member: StaffMember | None, stored: StoredEvent) -> StaffMember:
+    return replace(evolve_staff(member or StaffMember(), stored.event), version=stored.version)
+
+
+def encode(member: StaffMember) -> str:
+    return json.dumps(to_data(member), ensure_ascii=False, separators=(",", ":"))
+
+
+def decode(raw: bytes | str) -> StaffMember:
+    member: StaffMember = from_data(StaffMember, json.loads(raw))
+    return member
+
+
+def write(
+    pipe: Pipeline, partition: str, gen: int, old: StaffMember | None, new: StaffMember
+) -> None:
+    """Queue the writes that take one member's read models from ``old`` to ``new``."""
+    pipe.set(keys.staff_view(partition, gen, new.id), encode(new))
+    if old is not None and old.unit != new.unit:
+        pipe.srem(keys.unit_staff(partition, gen, old.unit), new.id)
+    pipe.sadd(keys.unit_staff(partition, gen, new.unit), new.id)
