@@ -45,6 +45,10 @@ return {'ok', '{' .. result, triggered}
 """
 
 
+class IdempotencyKeyReused(Exception):
+    """The same idempotency key was sent before with another request."""
+
+
 class ConcurrencyConflict(Exception):
     """The stream has moved past the version the writer expected."""
 
@@ -151,6 +155,18 @@ class EventStore:
         """The result first recorded under this idempotency key, if any."""
         raw = self.redis.get(keys.idempotency(partition, idempotency.principal, idempotency.key))
         return None if raw is None else _recorded(raw, duplicate=True)
+
+    def replay(
+        self, partition: str, idempotency: Idempotency
+    ) -> tuple[Recorded, list[StoredEvent]] | None:
+        """The first result under this key and its stream as it was then, if there is one;
+        IdempotencyKeyReused if the key came with another request."""
+        recorded = self.recorded(partition, idempotency)
+        if recorded is None:
+            return None
+        if recorded.request_hash != idempotency.request_hash:
+            raise IdempotencyKeyReused(idempotency.key)
+        return recorded, self.read_stream(partition, recorded.stream)[: recorded.version]
 
     def read_stream(self, partition: str, stream_id: str) -> list[StoredEvent]:
         """One aggregate's events in version order."""

@@ -29,7 +29,12 @@ from coordination.domain.incident import (
 )
 from coordination.domain.staff import StaffMember, check_may_take, fold_staff, on_duty
 from coordination.domain.units import Jurisdiction, Level
-from coordination.eventstore import ConcurrencyConflict, EventStore, Idempotency, StoredEvent
+from coordination.eventstore import (
+    ConcurrencyConflict,
+    EventStore,
+    Idempotency,
+    StoredEvent,
+)
 from coordination.projections import staff_views
 from coordination.projections.reads import ReadModels
 from coordination.projections.views import View
@@ -50,10 +55,6 @@ class VersionMismatch(Exception):
         super().__init__(f"incident is at version {actual}, not the expected {expected}")
         self.expected = expected
         self.actual = actual
-
-
-class IdempotencyKeyReused(Exception):
-    """The same idempotency key was sent before with another request."""
 
 
 @dataclass(frozen=True)
@@ -283,12 +284,9 @@ class IncidentService:
         return Written(fold(e.event for e in history), history, recorded.position)
 
     def _replay(self, partition: str, idempotency: Idempotency) -> Written | None:
-        recorded = self.store.recorded(partition, idempotency)
-        if recorded is None:
+        if (found := self.store.replay(partition, idempotency)) is None:
             return None
-        if recorded.request_hash != idempotency.request_hash:
-            raise IdempotencyKeyReused(idempotency.key)
-        history = self.store.read_stream(partition, recorded.stream)[: recorded.version]
+        recorded, history = found
         return Written(fold(e.event for e in history), history, recorded.position, replayed=True)
 
     def _new_id(self, partition: str, now: datetime) -> str:

@@ -19,7 +19,7 @@ from coordination.domain.staff import (
 from coordination.domain.units import Jurisdiction
 from coordination.eventstore import ConcurrencyConflict, EventStore, Idempotency, StoredEvent
 from coordination.projections.staff_views import stream_of
-from coordination.service import Clock, IdempotencyKeyReused, NotFound, VersionMismatch
+from coordination.service import Clock, NotFound, VersionMismatch
 
 
 @dataclass(frozen=True)
@@ -125,11 +125,8 @@ class StaffService:
         return StaffWritten(fold_staff(e.event for e in history), history, recorded.position)
 
     def _replay(self, partition: str, idempotency: Idempotency) -> StaffWritten | None:
-        recorded = self.store.recorded(partition, idempotency)
-        if recorded is None:
+        if (found := self.store.replay(partition, idempotency)) is None:
             return None
-        if recorded.request_hash != idempotency.request_hash:
-            raise IdempotencyKeyReused(idempotency.key)
-        history = self.store.read_stream(partition, recorded.stream)[: recorded.version]
+        recorded, history = found
         member = fold_staff(e.event for e in history)
         return StaffWritten(member, history, recorded.position, replayed=True)

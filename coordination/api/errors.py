@@ -19,8 +19,9 @@ from werkzeug.exceptions import HTTPException
 
 from coordination.domain.access import Forbidden, OutOfScope
 from coordination.domain.errors import Conflict, DomainError
+from coordination.eventstore import IdempotencyKeyReused
 from coordination.projections.reads import NotYetVisible
-from coordination.service import IdempotencyKeyReused, NotFound, VersionMismatch
+from coordination.service import NotFound, VersionMismatch
 
 log = logging.getLogger(__name__)
 
