@@ -27,7 +27,13 @@ from coordination.domain.incident import (
     decide,
     fold,
 )
-from coordination.domain.staff import StaffMember, check_may_take, fold_staff, on_duty
+from coordination.domain.staff import (
+    StaffMember,
+    check_may_take,
+    check_may_work_on,
+    fold_staff,
+    on_duty,
+)
 from coordination.domain.units import Jurisdiction, Level
 from coordination.eventstore import (
     ConcurrencyConflict,
@@ -160,7 +166,7 @@ class IncidentService:
             command,
             expected_version,
             idempotency,
-            check=lambda state: check_may_take(member, state.kind or Kind.WORK_ORDER),
+            check=lambda state: check_may_work_on(member, state),
         )
 
     def staff_member(self, actor: Actor) -> StaffMember | None:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from redis import Redis
 
 from coordination.config import Config
+from coordination.domain.calendar import WorkingCalendar
 from coordination.domain.deadlines import DeadlinePolicy
 from coordination.domain.incident import LeasePolicy
 from coordination.domain.units import Jurisdiction
@@ -33,7 +34,12 @@ class Services:
     projector: Projector
     incidents: IncidentService
     staff: StaffService
-    calendar_warnings: list[str]
+    calendar: WorkingCalendar
+
+    def calendar_warnings(self) -> list[str]:
+        """The years, this one or the next, that the working-day calendar lacks."""
+        today = self.incidents.clock().astimezone(self.calendar.tz).date()
+        return missing_years_warnings(self.calendar, today)
 
     @property
     def partitions(self) -> list[str]:
@@ -79,8 +85,6 @@ def build_services(
         timezone=config.timezone,
     )
     staff = StaffService(store, jurisdiction, clock or utcnow, on_append=trigger)
-    today = (clock or utcnow)().astimezone(calendar.tz).date()
-    warnings = missing_years_warnings(calendar, today)
     return Services(
         config,
         redis,
@@ -91,7 +95,7 @@ def build_services(
         projector,
         incidents,
         staff,
-        warnings,
+        calendar,
     )
 
 

@@ -87,6 +87,15 @@ def Timestamp(**kwargs: Any) -> fields.String:  # noqa: N802 - reads as a field 
     return fields.String(metadata={"format": "date-time"}, **kwargs)
 
 
+class DeadlinesSchema(Schema):
+    sign_by = Timestamp(allow_none=True)
+    claim_by = Timestamp(allow_none=True)
+    resolve_by = Timestamp(allow_none=True)
+    fallback = fields.Boolean(
+        metadata={"description": "Counted from weekends alone: the calendar lacks the year."}
+    )
+
+
 class IncidentSchema(Schema):
     id = fields.String()
     version = fields.Integer()
@@ -111,6 +120,12 @@ class IncidentSchema(Schema):
     satisfaction = fields.String(allow_none=True)
     reopened = fields.Integer()
     holder = fields.String(metadata={"description": "Who has claimed it, if anyone."})
+    deadlines = fields.Nested(DeadlinesSchema)
+    breached = fields.List(fields.String(), metadata={"description": "Deadlines missed."})
+    escalated_to = fields.String(metadata={"description": "The unit asked to see to it (督办)."})
+    on_duty = fields.List(
+        fields.String(), metadata={"description": "A night emergency: who was on duty."}
+    )
     lease_expires_at = Timestamp(allow_none=True)
     queue_unit = fields.String(
         allow_none=True, metadata={"description": "Whose queue it waits in (read side only)."}

@@ -37,7 +37,7 @@ def create_app(
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.extensions["coordination"] = services = build_services(config, redis, clock)
-    for warning in services.calendar_warnings:
+    for warning in services.calendar_warnings():
         logging.getLogger("coordination").warning(warning)
     api = errors.Api(app)
     for blueprint in (incidents.blp, units.blp, staff.blp, me.blp, health.blp):

@@ -29,6 +29,6 @@ class Health(MethodView):
             {"partition": g.partition, "head": g.head, "checkpoint": g.checkpoint, "lag": g.lag}
             for g in lags
         ]
-        warnings = services().calendar_warnings
+        warnings = services().calendar_warnings()
         status = "warning" if warnings else "ok"
         return {"status": status, "redis": "ok", "partitions": partitions, "warnings": warnings}

@@ -12,7 +12,7 @@ from functools import singledispatch
 from zoneinfo import ZoneInfo
 
 from coordination.domain.errors import Conflict, DomainError, NotAllowed
-from coordination.domain.incident import Context, Kind
+from coordination.domain.incident import Context, Incident, Kind
 from coordination.domain.units import Level
 
 MAX_SHIFT = timedelta(hours=24)
@@ -363,3 +363,11 @@ def check_may_take(member: StaffMember | None, kind: Kind) -> None:
             f"a quarantine visit needs someone trained for it; {member.name} is not",
             field="holder",
         )
+
+
+def check_may_work_on(member: StaffMember | None, incident: Incident) -> None:
+    """A claim needs an active staff member of the order's own community, trained for it if
+    the work is risky; raise NotAllowed saying why not."""
+    check_may_take(member, incident.kind or Kind.WORK_ORDER)
+    if member is not None and member.unit != incident.unit:
+        raise NotAllowed(f"{member.id} works at {member.unit}, not {incident.unit}", "holder")

@@ -611,3 +611,14 @@ def test_someone_not_registered_may_take_nothing(who: StaffMember | None, kind: 
 @pytest.mark.parametrize("staff_kind", list(StaffKind))
 def test_any_active_member_may_take_other_work(kind: Kind, staff_kind: StaffKind) -> None:
     check_may_take(member("m", kind=staff_kind, trained=False), kind)
+
+
+def test_staff_claim_only_in_their_own_community() -> None:
+    from coordination.domain.incident import Incident, Status
+    from coordination.domain.staff import check_may_work_on
+
+    member = StaffMember(id="wang.fang", name="王芳", unit=HUAQIAO, active=True)
+    at_lidu = Incident(status=Status.HANDED_DOWN, kind=Kind.WORK_ORDER, unit=LIDU)
+    with pytest.raises(NotAllowed, match=f"works at {HUAQIAO}"):
+        check_may_work_on(member, at_lidu)
+    check_may_work_on(member, replace(at_lidu, unit=HUAQIAO))
