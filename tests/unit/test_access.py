@@ -36,7 +36,8 @@ Y, N = True, False
 
 # Written out by hand from DOMAIN.md: the district's dispatchers report, dispatch, call back and
 # close; handling units sign for, return, hand down and resolve (and may take back a claim);
-# field staff claim, release and resolve at the door.
+# field staff claim, release and resolve at the door; handlers keep their unit's staff and
+# roster; only the system (admin) records a missed deadline.
 MATRIX: dict[Role, dict[Action, bool]] = {
     Role.DISPATCHER: {
         A.READ: Y,
@@ -50,6 +51,8 @@ MATRIX: dict[Role, dict[Action, bool]] = {
         A.RESOLVE: N,
         A.RECORD_VISIT: Y,
         A.CLOSE: Y,
+        A.MANAGE_STAFF: N,
+        A.RECORD_BREACH: N,
     },
     Role.HANDLER: {
         A.READ: Y,
@@ -63,6 +66,8 @@ MATRIX: dict[Role, dict[Action, bool]] = {
         A.RESOLVE: Y,
         A.RECORD_VISIT: N,
         A.CLOSE: N,
+        A.MANAGE_STAFF: Y,
+        A.RECORD_BREACH: N,
     },
     Role.FIELD: {
         A.READ: Y,
@@ -76,6 +81,8 @@ MATRIX: dict[Role, dict[Action, bool]] = {
         A.RESOLVE: Y,
         A.RECORD_VISIT: N,
         A.CLOSE: N,
+        A.MANAGE_STAFF: N,
+        A.RECORD_BREACH: N,
     },
     Role.VIEWER: {
         A.READ: Y,
@@ -89,6 +96,8 @@ MATRIX: dict[Role, dict[Action, bool]] = {
         A.RESOLVE: N,
         A.RECORD_VISIT: N,
         A.CLOSE: N,
+        A.MANAGE_STAFF: N,
+        A.RECORD_BREACH: N,
     },
     Role.ADMIN: {
         A.READ: Y,
@@ -102,6 +111,8 @@ MATRIX: dict[Role, dict[Action, bool]] = {
         A.RESOLVE: Y,
         A.RECORD_VISIT: Y,
         A.CLOSE: Y,
+        A.MANAGE_STAFF: Y,
+        A.RECORD_BREACH: Y,
     },
 }
 
