@@ -62,15 +62,17 @@ def urgency(view: View) -> float:
     running deadline (to the minute; the order's age for one without), then the oldest.
 
     Packed into one exact integer (below 2**53) so that a sorted set orders by it:
-    band (3 bits) | deadline minute (26 bits, to the year 2097) | youth (21 bits).
+    band (3 bits) | deadline minute (26 bits, to the year 2097) | age (21 bits): the second the
+    order was made, counted from 24 days before the end of its deadline's minute.
     """
     incident = view.incident
     band = 0 if incident.kind is Kind.NIGHT_EMERGENCY else PRIORITY_BAND[incident.priority]
-    created = view.created_at.timestamp()
+    created = int(view.created_at.timestamp())
     due = min(pending_deadlines(incident).values(), default=view.created_at).timestamp()
     minute = min(max(int(due // 60), 0), (1 << 26) - 1)
-    youth = (1 << 21) - 1 - min(max(int(due - created), 0), (1 << 21) - 1)
-    return float((band << 47) | (minute << 21) | youth)
+    since = (minute + 1) * 60 - (1 << 21)
+    age = min(max(created - since, 0), (1 << 21) - 1)
+    return float((band << 47) | (minute << 21) | age)
 
 
 def placements(incident: Incident) -> dict[str, str]:

@@ -19,7 +19,8 @@ from flask.testing import FlaskClient
 from coordination import keys
 from coordination.api.app import create_app
 from coordination.config import Config
-from coordination.domain.access import Role
+from coordination.domain.access import Actor, Role
+from coordination.domain.staff import StaffKind
 
 DISTRICT = "gangwen"
 
@@ -102,6 +103,33 @@ def tokens(app: Flask) -> dict[str, str]:
     """label -> secret, one token per role and unit the tests act as."""
     store = app.extensions["coordination"].tokens
     return {label: store.create(role, unit, label)[0] for label, (role, unit) in TOKENS.items()}
+
+
+@pytest.fixture
+def register_staff(app: Flask) -> Callable[..., str]:
+    """register_staff(staff_id, unit, name, quarantine_trained=False) -> staff_id: an active
+    volunteer of ``unit``, registered by the district's admin.
+
+    A claim needs the caller to be a registered staff member (a quarantine visit, one trained
+    for it), and the caller is the token's name: the labels above. Those are no valid ids for
+    ``POST /staff`` (no ``@`` or ``/`` there), so this registers through the staff service, as
+    the demo set-up does; tests that exercise the endpoint itself use ids it takes.
+    """
+    staff = app.extensions["coordination"].staff
+    admin = Actor("admin@gangwen", Role.ADMIN, DISTRICT)
+
+    def register(staff_id: str, unit: str, name: str, *, quarantine_trained: bool = False) -> str:
+        fields = {
+            "staff_id": staff_id,
+            "name": name,
+            "unit": unit,
+            "kind": StaffKind.VOLUNTEER,
+            "quarantine_trained": quarantine_trained,
+        }
+        staff.register(admin, fields)
+        return staff_id
+
+    return register
 
 
 @pytest.fixture

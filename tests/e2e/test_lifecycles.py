@@ -7,7 +7,9 @@ grow, the ETag is the version, and the incident's events read back in the order 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -19,6 +21,8 @@ FH = "field@gangwen/chenqiao/huaqiao"
 A = "admin@gangwen"
 
 CHENQIAO = "gangwen/chenqiao"
+HUAQIAO = "gangwen/chenqiao/huaqiao"
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 BINJIANG = "gangwen/binjiang"
 
 
@@ -32,12 +36,14 @@ class Life:
         self.version = 0
         self.position = 0
 
-    def report(self, body: dict[str, Any], *, status: str, unit: str) -> dict[str, Any]:
+    def report(
+        self, body: dict[str, Any], *, status: str, unit: str, events: int = 2
+    ) -> dict[str, Any]:
         response = self.http.report(D, body)
         written = self.http.ok(response, 201)
         self.id = written["id"]
         assert response.headers["Location"].endswith(f"/incidents/{self.id}")
-        return self._check(response, written, status=status, unit=unit, events=2)
+        return self._check(response, written, status=status, unit=unit, events=events)
 
     def act(
         self,
@@ -78,15 +84,37 @@ class Life:
         assert response.headers["ETag"] == f'"{self.version}"'
         return incident
 
-    def event_types(self, as_: str = D) -> list[str]:
-        events = self.http.ok(self.http.events(as_, self.id))
+    def events(self, as_: str = D) -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = self.http.ok(self.http.events(as_, self.id))
         assert [e["version"] for e in events] == list(range(1, self.version + 1))
         positions = [e["position"] for e in events]
         assert positions == sorted(set(positions)), positions
         assert positions[-1] == self.position
         assert {e["stream"] for e in events} == {self.id}
         assert len({e["id"] for e in events}) == len(events)
-        return [e["type"] for e in events]
+        return events
+
+    def event_types(self, as_: str = D) -> list[str]:
+        return [e["type"] for e in self.events(as_)]
+
+    def queue(
+        self, as_: str, unit: str
+    ) -> tuple[list[tuple[str, str, str | None]], dict[str, Any]]:
+        """(id, status, queue_unit) of ``unit``'s queue, and its summary, as of the last write."""
+        self.http.catch_up()
+        at = {"min_position": self.position}
+        page = self.http.ok(
+            self.http.client.get(
+                f"/units/{unit}/queue", query_string=at, headers=self.http.auth(as_)
+            )
+        )
+        summary = self.http.ok(
+            self.http.client.get(
+                f"/units/{unit}/queue/summary", query_string=at, headers=self.http.auth(as_)
+            )
+        )
+        rows = [(i["id"], i["status"], i["queue_unit"]) for i in page["items"]]
+        return rows, {k: summary[k] for k in ("total", "by_state", "by_state_and_kind")}
 
 
 @pytest.fixture
@@ -198,42 +226,97 @@ def test_full_life_of_each_kind_through_http(
     assert life.event_types() == FULL_LIFE
 
 
+NIGHT_EMERGENCY_AT_HUAQIAO = {
+    "title": "隔离户体温计摔碎, 急需新体温计",
+    "place": "花桥新村",
+    "priority": "urgent",
+    "person": {"name": "王五", "phone": "13700001111"},
+}
+NOTHING_QUEUED: dict[str, Any] = {"total": 0, "by_state": {}, "by_state_and_kind": {}}
+
+
 def test_night_emergency_at_a_community_goes_straight_to_the_community(
     life: Life, report_body: Callable[..., dict[str, Any]]
 ) -> None:
-    body = report_body(
-        "night_emergency",
-        title="隔离户体温计摔碎, 急需新体温计",
-        place="花桥新村",
-        priority="urgent",
-        person={"name": "王五", "phone": "13700001111"},
-    )
-    life.report(body, status="handed_down", unit=f"{CHENQIAO}/huaqiao")
-    # Handed down already: the street has nothing to sign for.
+    # No staff are registered at Huaqiao, so nobody is on duty there now.
+    body = report_body("night_emergency", **NIGHT_EMERGENCY_AT_HUAQIAO)
+    life.report(body, status="handed_down", unit=HUAQIAO, events=3)
+    reported, dispatched, escalated = life.events()
+    assert reported["type"] == "IncidentReported"
+    assert (dispatched["type"], dispatched["data"]["unit"]) == ("IncidentDispatched", HUAQIAO)
+    assert dispatched["data"]["on_duty"] == []
+    assert escalated["type"] == "IncidentEscalated"
+    assert escalated["data"] == {
+        "from_unit": HUAQIAO,
+        "to_unit": CHENQIAO,
+        "deadline": None,
+        "reason": "nobody on duty",
+    }
+    # Handed down already: the street has nothing to sign for ...
     assert life.http.act(HC, life.id, "sign-for").status_code == 422
+    # ... but sees it flagged in its queue while it is open, and Huaqiao has it to do.
+    assert life.queue(HC, CHENQIAO) == (
+        [(life.id, "handed_down", HUAQIAO)],
+        {
+            "total": 1,
+            "by_state": {"escalated": 1},
+            "by_state_and_kind": {"escalated": {"night_emergency": 1}},
+        },
+    )
+    assert life.queue(FH, HUAQIAO) == (
+        [(life.id, "handed_down", HUAQIAO)],
+        {
+            "total": 1,
+            "by_state": {"handed_down": 1},
+            "by_state_and_kind": {"handed_down": {"night_emergency": 1}},
+        },
+    )
+
     life.act(
         FH,
         "resolve",
         {"summary": "值班人员23:20送达体温计", "signed_off_by": "花桥值班长"},
         status="resolved",
-        unit=f"{CHENQIAO}/huaqiao",
+        unit=HUAQIAO,
     )
-    life.act(
-        D,
-        "return-visit",
-        {"result": "satisfied"},
-        status="closed",
-        unit=f"{CHENQIAO}/huaqiao",
-        events=2,
-    )
+    assert life.queue(HC, CHENQIAO) == ([], NOTHING_QUEUED), "no longer open: no longer flagged"
+    life.act(D, "return-visit", {"result": "satisfied"}, status="closed", unit=HUAQIAO, events=2)
     assert life.get(FH)["priority"] == "urgent"
     assert life.event_types() == [
         "IncidentReported",
         "IncidentDispatched",
+        "IncidentEscalated",
         "IncidentResolved",
         "ReturnVisitRecorded",
         "IncidentClosed",
     ]
+
+
+def test_night_emergency_with_someone_on_duty_names_them_and_is_not_escalated(
+    life: Life, http: Any, report_body: Callable[..., dict[str, Any]]
+) -> None:
+    # The street's handler registers a Huaqiao volunteer and puts them on duty now.
+    on_duty = "huaqiao-night-duty"
+    profile = {"staff_id": on_duty, "name": "花桥值班员", "unit": HUAQIAO, "kind": "volunteer"}
+    http.ok(http.client.post("/staff", json=profile, headers=http.auth(HC)), 201)
+    now = datetime.now(SHANGHAI)
+    shift = {
+        "shift_id": "tonight",
+        "start": (now - timedelta(hours=1)).isoformat(),
+        "end": (now + timedelta(hours=1)).isoformat(),
+    }
+    http.ok(http.client.post(f"/staff/{on_duty}/shifts", json=shift, headers=http.auth(HC)))
+    http.catch_up()  # who is on duty is read from the staff projection
+
+    body = report_body("night_emergency", **NIGHT_EMERGENCY_AT_HUAQIAO)
+    life.report(body, status="handed_down", unit=HUAQIAO)
+    reported, dispatched = life.events()
+    assert reported["type"] == "IncidentReported"
+    assert (dispatched["type"], dispatched["data"]["unit"]) == ("IncidentDispatched", HUAQIAO)
+    assert dispatched["data"]["on_duty"] == [on_duty]
+    # Someone is there to go: the street is not asked to see to it.
+    assert life.queue(HC, CHENQIAO) == ([], NOTHING_QUEUED)
+    assert life.queue(FH, HUAQIAO)[0] == [(life.id, "handed_down", HUAQIAO)]
 
 
 def test_department_order_is_resolved_by_the_department_without_hand_down(

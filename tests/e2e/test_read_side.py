@@ -229,8 +229,12 @@ def b64(raw: str) -> str:
 
 
 def test_an_order_moves_from_queue_to_queue_as_the_worker_projects_each_step(
-    api: Api, worker: RqWorker, report_body: Callable[..., dict[str, Any]]
+    api: Api,
+    worker: RqWorker,
+    report_body: Callable[..., dict[str, Any]],
+    register_staff: Callable[..., str],
 ) -> None:
+    register_staff(FL, LIDU, "丽都 volunteer who claims the work order")
     incident_id, p = api.report(report_body("work_order"))
     dispatched = [(incident_id, "dispatched", "")]
     assert api.rows(HC, STREET, p) == dispatched
@@ -362,9 +366,18 @@ def test_the_queue_is_ordered_filtered_and_paged_through_http(
 
 
 def test_twenty_concurrent_claim_next_calls_on_ten_orders_give_each_order_to_one(
-    api: Api, app: Flask, worker: RqWorker, report_body: Callable[..., dict[str, Any]]
+    api: Api,
+    app: Flask,
+    worker: RqWorker,
+    report_body: Callable[..., dict[str, Any]],
+    register_staff: Callable[..., str],
 ) -> None:
-    volunteers = [api.add_token(f"vol{i}", Role.FIELD, LIDU) for i in range(20)]
+    # Registered staff all: claims need that (and supply deliveries no training).
+    volunteers = [
+        register_staff(api.add_token(f"vol{i}", Role.FIELD, LIDU), LIDU, f"racing volunteer {i}")
+        for i in range(20)
+    ]
+    register_staff(FL, LIDU, "丽都 volunteer who comes when all is taken")
     orders = [api.handed_down_to_lidu(report_body("supply_delivery")) for _ in range(10)]
     p = max(position for _, position in orders)
     queued = api.rows(FL, LIDU, p)
@@ -468,7 +481,11 @@ def test_queues_are_scoped_to_the_callers_subtree_and_claims_to_field_staff(
     report_body: Callable[..., dict[str, Any]],
     expect_error: Callable[..., Any],
     log_len: Callable[[], tuple[int, int]],
+    register_staff: Callable[..., str],
 ) -> None:
+    register_staff(FL, LIDU, "丽都 volunteer who pulls the order")
+    # Another lidu field token, of nobody registered as staff.
+    other = api.add_token("field-2@gangwen/chenqiao/lidu", Role.FIELD, LIDU)
     incident_id, p = api.handed_down_to_lidu(report_body())
     assert api.rows(FL, LIDU, p) == [(incident_id, "handed_down", "")]
 
@@ -482,6 +499,11 @@ def test_queues_are_scoped_to_the_callers_subtree_and_claims_to_field_staff(
     expect_error(api.post(HC, f"/units/{LIDU}/queue/claim-next"), 403, "role")
     expect_error(api.post(FL, f"/units/{HUAQIAO}/queue/claim-next"), 404)
     expect_error(api.post(FH, f"/units/{LIDU}/queue/claim-next"), 404)
+    # Field staff means a registered staff member: a field token alone claims nothing.
+    refused = expect_error(api.post(other, f"/units/{LIDU}/queue/claim-next"), 422, "holder")
+    assert "not a registered staff member" in refused["message"], refused
+    refused = expect_error(api.post(other, f"/incidents/{incident_id}/claim"), 422, "holder")
+    assert "not a registered staff member" in refused["message"], refused
     assert log_len() == before, "a refused claim wrote nothing"
 
     claimed = api.ok(api.post(FL, f"/units/{LIDU}/queue/claim-next"))
@@ -489,7 +511,6 @@ def test_queues_are_scoped_to_the_callers_subtree_and_claims_to_field_staff(
     assert api.rows(FL, LIDU, claimed["position"]) == [(incident_id, "claimed", FL)]
 
     # Another lidu field worker may not give back what FL holds: a 422 naming the holder.
-    other = api.add_token("field-2@gangwen/chenqiao/lidu", Role.FIELD, LIDU)
     before = log_len()
     refused = api.post(other, f"/incidents/{incident_id}/release", {"reason": "不是我的"})
     body = expect_error(refused, 422, "holder")
@@ -521,7 +542,9 @@ def test_an_expired_lease_returns_the_order_to_the_queue_end_to_end(
     redis_url: str,
     redis: redis_lib.Redis,
     report_body: Callable[..., dict[str, Any]],
+    register_staff: Callable[..., str],
 ) -> None:
+    register_staff(FL, LIDU, "丽都 volunteer whose lease runs out")
     clock = Clock()
     app = make_app(redis_url, redis, clock=clock)
     api = api.on(app)

@@ -37,6 +37,7 @@ from coordination.domain.incident import (
     SignFor,
     SupplyItem,
 )
+from coordination.domain.staff import StaffKind
 from coordination.projections import views
 from coordination.projections.projector import Projector, current_generation
 from coordination.service import Written
@@ -88,6 +89,22 @@ class CrashAt:
 
 def services(redis_url: str, redis: redis_lib.Redis | None = None, clock: Any = None) -> Services:
     return build_services(Config(redis_url=redis_url), redis, clock=clock or Clock())
+
+
+def register_volunteer(
+    svc: Services, staff_id: str, name: str, unit: str = LIDU, *, quarantine_trained: bool = False
+) -> str:
+    """Register ``staff_id`` as an active volunteer of ``unit`` (claims need a registered
+    member; quarantine visits, one trained for them); the id, to act as."""
+    fields = {
+        "staff_id": staff_id,
+        "name": name,
+        "unit": unit,
+        "kind": StaffKind.VOLUNTEER,
+        "quarantine_trained": quarantine_trained,
+    }
+    svc.staff.register(ADMIN, fields)
+    return staff_id
 
 
 def report_fields(

@@ -38,6 +38,7 @@ from helpers_projection import (
     head,
     live_through,
     rebuilt,
+    register_volunteer,
     report_fields,
     services,
     step,
@@ -48,6 +49,7 @@ from rq.serializers import JSONSerializer
 from coordination import keys
 from coordination.config import Config
 from coordination.domain.access import Actor, Role
+from coordination.domain.errors import NotAllowed
 from coordination.domain.incident import (
     ClaimExpired,
     IncidentClaimed,
@@ -317,17 +319,29 @@ def test_each_status_waits_in_its_queue_and_summaries_count_the_queues(
 
     queues = queues_now(svc)
     statuses = set()
-    for incident_id, (_kind, place, _steps) in zip(ids, LIVES, strict=True):
+    # A night emergency at a community where nobody is on duty (no staff are registered here)
+    # is escalated to the street at once, and flagged in the street's queue while it is open:
+    # both of the lives' night emergencies at 丽都花园 (one waiting, one claimed).
+    escalated = set()
+    for incident_id, (kind, place, _steps) in zip(ids, LIVES, strict=True):
         view = svc.reads.incident(P, incident_id)
         assert view is not None
         status = view.incident.status
         statuses.add(status)
-        expected = EXPECTED_QUEUE[status]
-        if place == "望海苑" and expected == CHENQIAO:
-            expected = BINJIANG
+        expected = {EXPECTED_QUEUE[status]} - {None}
+        if place == "望海苑" and expected == {CHENQIAO}:
+            expected = {BINJIANG}
+        if kind is Kind.NIGHT_EMERGENCY and place == "丽都花园":
+            assert status in (Status.HANDED_DOWN, Status.CLAIMED), "still open"
+            assert view.incident.escalated_to == CHENQIAO
+            escalated.add(incident_id)
+            expected |= {CHENQIAO}
+        else:
+            assert view.incident.escalated_to == ""
         holding = {unit for unit, members in queues.items() if incident_id in members}
-        assert holding == ({expected} if expected else set()), (status, holding)
+        assert holding == expected, (status, holding)
     assert statuses == set(EXPECTED_QUEUE), "the lives reach every status"
+    assert len(escalated) == 2
 
     for unit, members in queues.items():
         counts, _ = svc.reads.summary(P, unit)
@@ -335,7 +349,9 @@ def test_each_status_waits_in_its_queue_and_summaries_count_the_queues(
         for incident_id in members:
             view = svc.reads.incident(P, incident_id)
             assert view is not None and view.incident.kind is not None
-            expected_counts[view.incident.status.value, view.incident.kind.value] += 1
+            flagged = unit == CHENQIAO and incident_id in escalated
+            state = "escalated" if flagged else view.incident.status.value
+            expected_counts[state, view.incident.kind.value] += 1
         flat = {(s, k): n for s, by_kind in counts.items() for k, n in by_kind.items()}
         assert flat == dict(expected_counts), unit
 
@@ -547,6 +563,10 @@ def test_twenty_field_workers_race_for_ten_orders_and_each_is_held_once(
 ) -> None:
     clock = Clock()
     svc = services(redis_url, redis, clock)
+    # Claims need registered staff; no quarantine visit here, so none needs training.
+    for i in range(20):
+        register_volunteer(svc, f"vol{i}", f"racing volunteer {i}")
+    register_volunteer(svc, "vol-late", "volunteer who comes when all is taken")
     orders = []
     for i in range(10):
         clock.advance(minutes=1)
@@ -587,6 +607,11 @@ def test_twenty_field_workers_race_for_ten_orders_and_each_is_held_once(
     # and nobody is left anything to claim
     late = Actor(subject="vol-late", role=Role.FIELD, unit=LIDU)
     assert svc.incidents.claim_next(late, LIDU) is None
+    # and someone who is no registered staff member is refused outright
+    stranger = Actor(subject="vol-unregistered", role=Role.FIELD, unit=LIDU)
+    with pytest.raises(NotAllowed, match="not a registered staff member") as refused:
+        svc.incidents.claim_next(stranger, LIDU)
+    assert refused.value.field == "holder"
 
 
 def test_claim_next_takes_the_most_urgent_and_skips_what_the_log_says_is_taken(
@@ -601,6 +626,7 @@ def test_claim_next_takes_the_most_urgent_and_skips_what_the_log_says_is_taken(
     svc.projector.catch_up(P)
     # someone claims the night emergency; the queue has not caught up yet
     drive(svc, night, "claim")
+    register_volunteer(svc, "vol-2", "volunteer pulling the next order")
     actor = Actor(subject="vol-2", role=Role.FIELD, unit=LIDU)
     written = svc.incidents.claim_next(actor, LIDU)
     assert written is not None and written.incident.id == normal

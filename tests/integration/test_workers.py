@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import redis as redis_lib
 from helpers_projection import (
+    ADMIN,
     CHENQIAO,
     LIDU,
     LIVES,
@@ -41,10 +42,12 @@ from rq.serializers import JSONSerializer
 from coordination import keys
 from coordination.config import Config
 from coordination.domain import incident as inc
+from coordination.domain.deadlines import DeadlineKind
 from coordination.domain.units import Level
 from coordination.eventstore import EventStore
 from coordination.projections import views
 from coordination.projections.projector import Projector, current_generation
+from coordination.services import Services
 from coordination.triggers import CatchUpTrigger
 from workers import jobs
 
@@ -271,6 +274,17 @@ def test_sigkill_in_the_middle_of_a_batch_then_a_fresh_worker_equals_a_rebuild(
 # --- the periodic tick --------------------------------------------------------------------
 
 
+def running_deadlines(svc: Services, ids: list[str]) -> set[tuple[str, DeadlineKind]]:
+    """The deadlines still running on the incidents, as their logs fold (no projection)."""
+    return {
+        (incident_id, kind)
+        for incident_id in ids
+        for kind in inc.pending_deadlines(
+            inc.fold(e.event for e in svc.store.read_stream(P, incident_id))
+        )
+    }
+
+
 def test_the_tick_catches_up_a_partition_whose_trigger_was_lost(
     redis: redis_lib.Redis, redis_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -282,22 +296,47 @@ def test_the_tick_catches_up_a_partition_whose_trigger_was_lost(
         clock = Clock()
         svc = services(redis_url, redis, clock)
         svc.incidents.on_append = None  # the trigger is lost: nothing is ever enqueued
-        live_through(svc, clock)
+        ids = live_through(svc, clock)
         redis.delete(keys.trigger(P))
         total = head(redis)
         queue = queue_of(redis)
         assert queue.count == 0
-        claimed = sum(names[-1:] == ("claim",) for *_, names in LIVES)  # lives left claimed
+        held = [i for i, (*_, names) in zip(ids, LIVES, strict=True) if names[-1:] == ("claim",)]
+        claimed = len(held)  # lives left claimed
         assert claimed == 2
+        before = running_deadlines(svc, ids)
+        assert before, "the lives leave deadlines running"
 
-        # The tick catches up, then (on the real clock, long after 2020) expires both leases.
-        assert jobs.tick() == {P: {"applied": total, "expired": claimed}}
-        assert checkpoint(redis) == total
-        # The expiries were appended by the tick's own services, which do enqueue.
+        # The tick catches up, then (on the real clock, long after 2020) expires both leases
+        # and records every running deadline as breached (a breach and its escalation, two
+        # events each), and catches up again so that all of it shows at once.
+        applied = total + claimed + 2 * len(before)
+        assert jobs.tick() == {P: {"applied": applied, "expired": claimed, "breached": len(before)}}
+        assert checkpoint(redis) == head(redis) == applied
+        assert svc.projector.lag(P).lag == 0
+        escalated = {
+            (e.stream, e.event.deadline)
+            for e in svc.store.read_partition(P, after=total, count=applied)
+            if isinstance(e.event, inc.IncidentEscalated)
+        }
+        assert escalated == before
+        # The expiries and breaches were appended by the tick's own services, which do
+        # enqueue (one catch-up: the trigger deduplicates them).
         assert queue.count == 1
-        assert jobs.tick() == {P: {"applied": claimed, "expired": 0}}
+        # An expired claim is back in its community's queue, so a claim deadline runs again:
+        # only a night emergency has one (claimed in minutes). The next tick breaches it.
+        again = running_deadlines(svc, ids)
+        night = [
+            i for i in held if svc.incidents.load(ADMIN, i)[0].kind is inc.Kind.NIGHT_EMERGENCY
+        ]
+        assert len(night) == 1
+        assert again == {(night[0], DeadlineKind.CLAIM)}
+        assert jobs.tick() == {P: {"applied": 2 * len(again), "expired": 0, "breached": len(again)}}
+        assert jobs.tick() == {P: {"applied": 0, "expired": 0, "breached": 0}}
+        assert running_deadlines(svc, ids) == set()
         assert svc.projector.lag(P).lag == 0
         assert svc.reads.due_leases(P, clock.advance(days=365 * 10)) == []
+        assert svc.reads.due_deadlines(P, clock.now) == []
         check_read_models(redis)
         assert_same(dump_generation(redis), rebuilt(redis, svc))
     finally:
