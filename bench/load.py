@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import multiprocessing as mp
 import os
 import queue
@@ -38,6 +39,7 @@ class Target:
     path: str
     body: bytes
     headers: tuple[tuple[str, str], ...] = ()
+    keep_positions: bool = False  # record (receive time, "position") of every 201 (read side)
 
     def request_bytes(self) -> bytes:
         lines = [
@@ -59,6 +61,7 @@ class Result:
     statuses: dict[int, int] = field(default_factory=dict)
     errors: dict[str, int] = field(default_factory=dict)  # transport errors, timeouts
     samples: list[str] = field(default_factory=list)
+    writes: list[tuple[float, int]] = field(default_factory=list)  # (201 received, position)
     connects: int = 0
     retried: int = 0
     queued: int = 0  # open loop: sends delayed because every connection was busy
@@ -127,6 +130,7 @@ class Driver:
     def __init__(self, target: Target, max_conns: int, timeout: float, result: Result) -> None:
         self.addr = (target.host, target.port)
         self.request = target.request_bytes()
+        self.keep_positions = target.keep_positions
         self.max_conns = max_conns
         self.timeout = timeout
         self.result = result
@@ -253,6 +257,12 @@ class Driver:
             body = bytes(conn.buf[offset : offset + 300]).decode("utf-8", "replace")
             result.samples.append(f"{status}: {body}")
         result.latencies_ms.append((now - conn.sched) * 1000.0)
+        if self.keep_positions and status == 201:
+            try:
+                position = json.loads(bytes(conn.buf[offset:]))["position"]
+            except (ValueError, KeyError, TypeError):
+                position = -1  # counted as a write that never became visible
+            result.writes.append((now, int(position)))
         if close:
             self._close(conn)
         else:

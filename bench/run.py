@@ -21,7 +21,7 @@ from typing import Any
 
 from redis import Redis
 
-from bench import load
+from bench import load, readside
 from bench.servers import REPO_ROOT, Gunicorn, HostCpu, WorkerConfig, cpu_seconds, cpu_split
 from coordination.domain.access import Role
 from coordination.embedded import EmbeddedServer
@@ -47,9 +47,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="python -m bench",
         description="POST /incidents under gunicorn against a trivial Flask+XADD baseline, "
-        "closed and open loop, on a private valkey server.",
+        "closed and open loop, on a private valkey server; then the read side: projector "
+        "throughput against a naive one-job-per-event projector, and end-to-end freshness "
+        "with a real RQ worker.",
     )
-    p.add_argument("--quick", action="store_true", help="short run (~20 s): 2 s per measurement")
+    p.add_argument(
+        "--only",
+        choices=["write-side", "read-side"],
+        help="run one section only (default: both, the write side first)",
+    )
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="short run (~50 s): 2 s per write-side measurement, a smaller read side",
+    )
     p.add_argument("--seconds", type=float, help="closed-loop duration per row (default 10)")
     p.add_argument("--open-seconds", type=float, help="open-loop duration (default: --seconds)")
     p.add_argument(
@@ -79,7 +90,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--profile",
         action="store_true",
         help="after the measurements, one extra API run (sync workers) with py-spy attached "
-        "to the workers; prints the hottest functions (needs py-spy)",
+        "to the workers, and one extra catch-up of the read-side partition with py-spy on this "
+        "process; prints the hottest functions (needs py-spy)",
     )
     p.add_argument(
         "--api-app",
@@ -88,6 +100,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "factory in a scratch module found through PYTHONPATH",
     )
     p.add_argument("--keep", action="store_true", help="keep the temporary data dir and logs")
+    readside.add_arguments(p)
     args = p.parse_args(argv)
     quick = args.quick
     args.seconds = args.seconds or (2.0 if quick else 10.0)
@@ -104,6 +117,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         p.error("--rate must be in (0, 5000], durations in (0, 600] s")
     if not 0 <= args.warmup <= 60:
         p.error("--warmup must be in [0, 60] s")
+    readside.finish_arguments(args, p.error)
     return args
 
 
@@ -262,6 +276,27 @@ class Bench:
     def _run(self, started: float) -> int:
         args = self.args
         assert self.tmp is not None
+        if args.only != "read-side":
+            self._write_side()
+            # The write side's servers go before the read side starts servers of its own.
+            for server in self.servers:
+                server.stop()
+            if self.valkey is not None:
+                self.valkey.stop()
+        if args.only != "write-side":
+            if args.only == "read-side":
+                self._header()
+            report = readside.ReadSide(args, self.tmp, self.progress).run()
+            targets = readside.print_report(report, args)
+            print("\nTargets (read side)")
+            for text, ok in targets:
+                print(f"  {text}  {'PASS' if ok else 'MISS'}")
+        print(f"\ntotal bench time {time.monotonic() - started:.0f} s")
+        return 0
+
+    def _write_side(self) -> None:
+        args = self.args
+        assert self.tmp is not None
         self.progress(f"starting valkey (appendfsync {args.appendfsync}) in {self.tmp}")
         self.valkey = EmbeddedServer(self.tmp / "valkey", appendfsync=args.appendfsync).start()
         redis = Redis.from_url(self.valkey.url)
@@ -352,8 +387,6 @@ class Bench:
         aof_mb = _dir_size(self.tmp / "valkey") / 1e6
         redis.close()
         self.report(closed, opened, xadd, layers, profile, info, fsync, appendonly, aof_mb)
-        print(f"\ntotal bench time {time.monotonic() - started:.0f} s")
-        return 0
 
     # --- in-process breakdown --------------------------------------------------------------
 
@@ -451,6 +484,14 @@ class Bench:
 
     # --- output ----------------------------------------------------------------------------
 
+    def _header(self) -> None:
+        print()
+        print("=" * 100)
+        print(
+            f"coordination bench  {time.strftime('%Y-%m-%d %H:%M:%S')}  "
+            f"cpus={os.cpu_count()}  python {sys.version.split()[0]}"
+        )
+
     def report(
         self,
         closed: list[Row],
@@ -466,12 +507,7 @@ class Bench:
         args = self.args
         assert self.tmp is not None and self.valkey is not None
         version = info.get("valkey_version") or info.get("redis_version")
-        print()
-        print("=" * 100)
-        print(
-            f"coordination bench  {time.strftime('%Y-%m-%d %H:%M:%S')}  "
-            f"cpus={os.cpu_count()}  python {sys.version.split()[0]}"
-        )
+        self._header()
         print(
             f"server: valkey {version} {self.valkey.url}  appendonly={appendonly}  "
             f"appendfsync={fsync} (read back with CONFIG GET)  data on {_fs_type(self.tmp)}  "
@@ -648,7 +684,11 @@ def xadd_ceiling(redis: Redis, count: int, batch: int, limit: float = 30.0) -> t
     return sent, time.perf_counter() - start
 
 
-def summarize_profile(stacks: Counter[str], top: int = 18) -> str:
+def summarize_profile(
+    stacks: Counter[str],
+    top: int = 18,
+    what: str = "samples of worker threads holding the GIL (running Python, not waiting)",
+) -> str:
     """Self and inclusive time of the hottest frames in py-spy's collapsed stacks."""
     total = sum(stacks.values())
     own: Counter[str] = Counter()
@@ -664,7 +704,7 @@ def summarize_profile(stacks: Counter[str], top: int = 18) -> str:
         for frame in set(frames):
             inclusive[frame] += n
     lines = [
-        f"  {total} samples of worker threads holding the GIL (running Python, not waiting)",
+        f"  {total} {what}",
         "  self time by package:",
         "    " + ", ".join(f"{p} {100 * n / total:.0f}%" for p, n in by_package.most_common()),
         f"  self time by function, top {top}:",
