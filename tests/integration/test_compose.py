@@ -158,6 +158,9 @@ def test_worker_serves_the_configured_queue_with_json(services: dict[str, Any]) 
     assert command[-1] == Config().queue
     assert option(command, "--serializer") == "json"
     assert "--with-scheduler" in command
+    from coordination.devrun import WORKER_CLASS
+
+    assert option(command, "--worker-class") == WORKER_CLASS, "the same worker as make run"
 
 
 def test_scheduler_runs_the_tick_scheduler(services: dict[str, Any]) -> None:
