@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from coordination.config import Config
@@ -89,6 +91,55 @@ def projection_rebuild(partition: str | None) -> None:
         generation = services.projector.rebuild(name)
         lag = services.projector.lag(name)
         click.echo(f"{name}\tgeneration={generation}\tcheckpoint={lag.checkpoint}")
+
+
+@main.group()
+def reports() -> None:
+    """Write reports from the read models."""
+
+
+@reports.command("daily")
+@click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), required=True)
+@click.option("--district", help="The district; the only one by default.")
+@click.option("--format", "fmt", type=click.Choice(["json", "csv"]), default="json")
+@click.option("--output", type=click.Path(dir_okay=False, writable=True), help="Default: stdout.")
+def daily_report(day: Any, district: str | None, fmt: str, output: str | None) -> None:
+    """The daily report (日报) of a district for a local date, as of the log's head now."""
+    from zoneinfo import ZoneInfo
+
+    from coordination import reports as building
+    from coordination.projections.reads import NotYetVisible
+
+    services = build_services(Config.from_env())
+    if district is None:
+        if len(services.partitions) != 1:
+            raise click.UsageError("name the district: --district")
+        district = services.partitions[0]
+    if district not in services.partitions:
+        raise click.BadParameter(f"not a district: {district!r}", param_hint="--district")
+    try:
+        report = building.daily_report(
+            services.reads,
+            services.jurisdiction,
+            district,
+            day.date(),
+            services.incidents.clock(),
+            ZoneInfo(services.config.timezone),
+            min_position=services.store.head(district),
+        )
+    except building.FutureDay as exc:
+        raise click.BadParameter(str(exc), param_hint="--date") from exc
+    except NotYetVisible as exc:
+        raise click.ClickException(
+            f"{exc}; is a worker running? (or: coordination projections catch-up)"
+        ) from exc
+    body = building.render_csv(report) if fmt == "csv" else building.render_json(report)
+    if output is None:
+        click.echo(body, nl=False)
+    else:
+        with open(output, "wb") as file:
+            file.write(body)
+        click.echo(f"wrote {output}", err=True)
 
 
 @main.command()

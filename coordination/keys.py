@@ -134,3 +134,19 @@ def staff_view(partition: str, gen: int, staff_id: str) -> str:
 def unit_staff(partition: str, gen: int, unit: str) -> str:
     """The ids of a unit's staff members."""
     return projection_prefix(partition, gen) + f"unit-staff:{unit}"
+
+
+def deadline_spells(partition: str, gen: int) -> str:
+    """Each time a deadline ran, ``<incident id>|<deadline>|<position it started at>`` scored by
+    when it fell due: while it runs, and afterwards only if its work was done late."""
+    return projection_prefix(partition, gen) + "spells"
+
+
+def deadline_spell_info(partition: str, gen: int) -> str:
+    """The members of ``deadline_spells`` to JSON: incident, kind, unit, deadline, due."""
+    return projection_prefix(partition, gen) + "spell-info"
+
+
+def deadline_spell_ends(partition: str, gen: int) -> str:
+    """When a spell of ``deadline_spells`` that was done late ended (ISO time)."""
+    return projection_prefix(partition, gen) + "spell-ends"

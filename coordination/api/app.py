@@ -16,7 +16,7 @@ from coordination.services import build_services
 def create_app(
     config: Config | None = None, redis: Redis | None = None, clock: Clock | None = None
 ) -> Flask:
-    from coordination.api import health, incidents, me, staff, units
+    from coordination.api import dashboard, health, incidents, me, reports, staff, units
 
     config = config or Config.from_env()
     app = Flask("coordination")
@@ -40,7 +40,15 @@ def create_app(
     for warning in services.calendar_warnings():
         logging.getLogger("coordination").warning(warning)
     api = errors.Api(app)
-    for blueprint in (incidents.blp, units.blp, staff.blp, me.blp, health.blp):
+    for blueprint in (
+        incidents.blp,
+        units.blp,
+        staff.blp,
+        me.blp,
+        health.blp,
+        dashboard.blp,
+        reports.blp,
+    ):
         api.register_blueprint(blueprint)
     errors.register(app)
     return app

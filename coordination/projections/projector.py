@@ -148,6 +148,8 @@ class Projector:
                 raws = pipe.mget(view_keys)
                 pipe.multi()
                 counts: Counter[str] = Counter()
+                durations: dict[str, int] = {}
+                spells = _SpellWrites()
                 for stream, raw in zip(streams, raws, strict=True):
                     if staff_views.is_staff_stream(stream):
                         _apply_staff(pipe, partition, gen, raw, by_stream[stream])
@@ -157,11 +159,20 @@ class Projector:
                     for stored in by_stream[stream]:
                         before, new = new, views.apply(new, stored)
                         counts.update(views.day_counts(before, new, stored, self.tz))
+                        durations.update(views.durations(before, new, stored, self.tz))
+                        spells.add(*views.spell_changes(before, new, stored))
                     assert new is not None
                     _write(pipe, partition, gen, stream, old, new)
                 for field, n in counts.items():
                     day, _, rest = field.partition("|")
                     pipe.hincrby(keys.daily_counts(partition, gen, day), rest, n)
+                by_day: dict[str, dict[str, int]] = {}
+                for field, seconds in durations.items():
+                    day, _, rest = field.partition("|")
+                    by_day.setdefault(day, {})[views.DURATION + rest] = seconds
+                for day, fields in by_day.items():
+                    pipe.hset(keys.daily_counts(partition, gen, day), mapping=fields)
+                spells.write(pipe, partition, gen)
                 pipe.set(checkpoint_key, batch[-1].position)
                 if self.before_commit is not None:
                     self.before_commit(batch[-1].position)
@@ -283,6 +294,40 @@ def _write(
         pipe.zrem(keys.deadlines(partition, gen), *gone)
     if now_due:
         pipe.zadd(keys.deadlines(partition, gen), now_due)
+
+
+class _SpellWrites:
+    """A batch's changes to the deadline spells, folded in order and written a command per key:
+    each spell is kept while it runs, and afterwards only if it ended late."""
+
+    def __init__(self) -> None:
+        self.due: dict[str, float] = {}
+        self.info: dict[str, str] = {}
+        self.ends: dict[str, str] = {}
+        self.gone: set[str] = set()
+
+    def add(self, started: list[views.Spell], ended: list[views.Spell]) -> None:
+        for spell in started:
+            self.due[spell.member] = spell.due.timestamp()
+            self.info[spell.member] = spell.encode()
+        for spell in ended:
+            assert spell.end is not None
+            if spell.end > spell.due:
+                self.ends[spell.member] = spell.end.isoformat()
+            elif spell.member in self.due:  # started in this batch: never written
+                del self.due[spell.member], self.info[spell.member]
+            else:
+                self.gone.add(spell.member)
+
+    def write(self, pipe: Pipeline, partition: str, gen: int) -> None:
+        if self.due:
+            pipe.zadd(keys.deadline_spells(partition, gen), self.due)
+            pipe.hset(keys.deadline_spell_info(partition, gen), mapping=self.info)
+        if self.ends:
+            pipe.hset(keys.deadline_spell_ends(partition, gen), mapping=self.ends)
+        if self.gone:
+            pipe.zrem(keys.deadline_spells(partition, gen), *self.gone)
+            pipe.hdel(keys.deadline_spell_info(partition, gen), *self.gone)
 
 
 def _chunks(iterable: Iterable[bytes], size: int) -> Iterator[list[bytes]]:

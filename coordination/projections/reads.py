@@ -7,7 +7,7 @@ import json
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -18,7 +18,7 @@ from coordination.domain.deadlines import DeadlineKind
 from coordination.domain.staff import StaffMember
 from coordination.projections import staff_views, views
 from coordination.projections.projector import current_generation
-from coordination.projections.views import View
+from coordination.projections.views import Spell, View
 
 SCAN_FACTOR = 10  # a filtered page looks at up to this many entries per one it returns
 
@@ -168,7 +168,61 @@ class ReadModels:
         """One local day's counters, ``<unit>|<kind>|<metric>`` to count."""
         gen, _ = self.snapshot(partition, min_position)
         raw = self.redis.hgetall(keys.daily_counts(partition, gen, day))
-        return {field.decode(): int(value) for field, value in raw.items()}
+        return _split_day(raw)[0]
+
+    def figures(
+        self,
+        partition: str,
+        day: str,
+        units: list[str],
+        late_at: datetime,
+        min_position: int | None = None,
+        held_now: bool = False,
+    ) -> Figures:
+        """What a dashboard or report reads, at one generation: the day's counters and
+        durations, the queue summaries of ``units``, and the deadlines late at ``late_at``,
+        each at the unit it was set for (``held_now``: at the unit that holds its order now)."""
+        gen, _ = self.snapshot(partition, min_position)
+        with self.redis.pipeline(transaction=True) as pipe:
+            pipe.get(keys.checkpoint(partition, gen))
+            pipe.hgetall(keys.daily_counts(partition, gen, day))
+            for unit in units:
+                pipe.hgetall(keys.queue_summary(partition, gen, unit))
+            pipe.zrangebyscore(
+                keys.deadline_spells(partition, gen), "-inf", f"({late_at.timestamp()!r}"
+            )
+            checkpoint, day_raw, *summaries, members = pipe.execute()
+        counts, durations = _split_day(day_raw)
+        return Figures(
+            position=int(checkpoint or 0),
+            counts=counts,
+            durations=durations,
+            summaries={
+                unit: {f.decode(): int(v) for f, v in raw.items()}
+                for unit, raw in zip(units, summaries, strict=True)
+            },
+            late=self._late(partition, gen, members, late_at, held_now),
+        )
+
+    def _late(
+        self, partition: str, gen: int, members: list[bytes], at: datetime, held_now: bool
+    ) -> list[Spell]:
+        if not members:
+            return []
+        with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hmget(keys.deadline_spell_info(partition, gen), members)
+            pipe.hmget(keys.deadline_spell_ends(partition, gen), members)
+            infos, ends = pipe.execute()
+        late = [
+            spell
+            for m, info, end in zip(members, infos, ends, strict=True)
+            if info is not None and (spell := Spell.decode(m.decode(), info, end)).late_at(at)
+        ]
+        if held_now:
+            ids = sorted({s.incident for s in late})
+            units = {v.incident.id: v.incident.unit for v in self._views(partition, gen, ids)}
+            late = [replace(s, unit=units.get(s.incident, s.unit)) for s in late]
+        return late
 
     def _page(
         self,
@@ -199,6 +253,30 @@ class ReadModels:
             return []
         raws = self.redis.mget([keys.view(partition, gen, i) for i in ids])
         return [views.decode(r) for r in raws if r is not None]
+
+
+@dataclass(frozen=True)
+class Figures:
+    """The read models behind the dashboards and the daily report, read at one generation."""
+
+    position: int
+    counts: dict[str, int]  # <unit>|<kind>|<metric> -> count, for the day
+    durations: dict[str, int]  # <unit>|<kind>|sign|<position> (or resolve) -> seconds
+    summaries: dict[str, dict[str, int]]  # unit -> <status>|<kind> -> count
+    late: list[Spell]  # deadline spells past due, their work not done, at the time asked
+
+
+def _split_day(raw: dict[Any, Any]) -> tuple[dict[str, int], dict[str, int]]:
+    """A day's hash as its counters and its durations."""
+    counts: dict[str, int] = {}
+    durations: dict[str, int] = {}
+    for field, value in raw.items():
+        name = field.decode()
+        if name.startswith(views.DURATION):
+            durations[name[len(views.DURATION) :]] = int(value)
+        else:
+            counts[name] = int(value)
+    return counts, durations
 
 
 def _encode_cursor(score: float, member: str) -> str:

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from coordination.domain.deadlines import DeadlineKind
 from coordination.domain.incident import (
     OPEN_AT_A_UNIT,
     DeadlineBreached,
@@ -30,6 +31,9 @@ from coordination.mapper import from_data, to_data
 # Where an order waits, by status: the district for what it must (re-)dispatch, call back or
 # close; otherwise the unit that holds it. Closed orders wait nowhere.
 AT_DISTRICT = frozenset({Status.RETURNED, Status.RESOLVED, Status.VISITED})
+# A day's durations share its counters' hash, as ``duration|<unit>|<kind>|sign|<position>``:
+# one key keeps one day's history (no unit id is "duration", so no counter looks alike).
+DURATION = "duration|"
 PRIORITY_BAND = {Priority.URGENT: 1, Priority.HIGH: 2, Priority.NORMAL: 3, Priority.LOW: 4}
 
 
@@ -40,15 +44,49 @@ class View:
     updated_at: datetime
     position: int
     reported_position: int
+    dispatched_at: datetime | None = None  # the latest dispatch or reopening
+    spells: tuple[str, ...] = ()  # the deadline spells running now: see ``spell_member``
 
 
 def apply(view: View | None, stored: StoredEvent) -> View:
     """The view after one more event of its incident."""
+    restart = isinstance(stored.event, IncidentDispatched | IncidentReopened)
     if view is None:
         incident = replace(evolve(Incident(), stored.event), version=stored.version)
-        return View(incident, stored.time, stored.time, stored.position, stored.position)
-    incident = replace(evolve(view.incident, stored.event), version=stored.version)
-    return replace(view, incident=incident, updated_at=stored.time, position=stored.position)
+        view = View(incident, stored.time, stored.time, stored.position, stored.position)
+    else:
+        incident = replace(evolve(view.incident, stored.event), version=stored.version)
+        view = replace(view, incident=incident, updated_at=stored.time, position=stored.position)
+    if restart:
+        view = replace(view, dispatched_at=stored.time)
+    return replace(view, spells=_spells(view, restart, stored.position))
+
+
+def running_deadlines(incident: Incident) -> dict[DeadlineKind, datetime]:
+    """The deadlines whose work is not yet done, whether their breach is recorded or not."""
+    return pending_deadlines(replace(incident, breached=()))
+
+
+def spell_member(incident_id: str, deadline: DeadlineKind, started_at: int) -> str:
+    """One spell of a deadline running: ``<id>|<deadline>|<position it started at>``."""
+    return f"{incident_id}|{deadline.value}|{started_at}"
+
+
+def spell_deadline(member: str) -> DeadlineKind:
+    return DeadlineKind(member.rsplit("|", 2)[1])
+
+
+def _spells(view: View, restart: bool, position: int) -> tuple[str, ...]:
+    """A deadline's spell runs on until its work is done; a dispatch or reopening ends every
+    spell and starts those of its fresh deadlines."""
+    kept = {} if restart else {spell_deadline(m): m for m in view.spells}
+    incident = view.incident
+    return tuple(
+        sorted(
+            kept.get(kind) or spell_member(incident.id, kind, position)
+            for kind in running_deadlines(incident)
+        )
+    )
 
 
 def queue_unit(incident: Incident) -> str | None:
@@ -119,6 +157,90 @@ def day_counts(before: View | None, after: View, stored: StoredEvent, tz: ZoneIn
     elif isinstance(event, IncidentReopened):
         metrics.append((event.unit, "reopened"))
     return [f"{day}|{unit}|{kind}|{metric}" for unit, metric in metrics]
+
+
+def durations(
+    before: View | None, after: View, stored: StoredEvent, tz: ZoneInfo
+) -> dict[str, int]:
+    """Seconds from the (latest) dispatch, or the report, to signing for or resolving, as
+    ``<local date>|<unit>|<kind>|sign|<position>`` (or ``resolve``)."""
+    event = stored.event
+    if before is None or not isinstance(event, IncidentSignedFor | IncidentResolved):
+        return {}
+    what = "sign" if isinstance(event, IncidentSignedFor) else "resolve"
+    since = before.dispatched_at or before.created_at
+    seconds = max(int((stored.time - since).total_seconds()), 0)
+    day = stored.time.astimezone(tz).date().isoformat()
+    kind = after.incident.kind.value if after.incident.kind else ""
+    return {f"{day}|{event.unit}|{kind}|{what}|{stored.position}": seconds}
+
+
+@dataclass(frozen=True)
+class Spell:
+    """A deadline that ran from a dispatch (or hand-down, or release) until its work was done:
+    ``end`` is None while it runs. ``unit`` is the unit it was set for, when it started."""
+
+    member: str
+    incident: str
+    kind: str
+    unit: str
+    deadline: DeadlineKind
+    due: datetime
+    end: datetime | None = None
+
+    def encode(self) -> str:
+        """What is known when the spell starts (its end is kept apart)."""
+        data = {
+            "incident": self.incident,
+            "kind": self.kind,
+            "unit": self.unit,
+            "deadline": self.deadline.value,
+            "due": self.due.isoformat(),
+        }
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+    @classmethod
+    def decode(cls, member: str, raw: bytes | str, end: bytes | str | None) -> Spell:
+        data = json.loads(raw)
+        return cls(
+            member,
+            data["incident"],
+            data["kind"],
+            data["unit"],
+            DeadlineKind(data["deadline"]),
+            datetime.fromisoformat(data["due"]),
+            datetime.fromisoformat(end.decode() if isinstance(end, bytes) else end)
+            if end
+            else None,
+        )
+
+    def late_at(self, moment: datetime) -> bool:
+        """Past due at ``moment`` with its work not yet done."""
+        return self.due < moment and (self.end is None or self.end > moment)
+
+
+def spell_changes(
+    before: View | None, after: View, stored: StoredEvent
+) -> tuple[list[Spell], list[Spell]]:
+    """The deadline spells one event started, and those it ended (with their end)."""
+    was = set(before.spells) if before else set()
+    now = set(after.spells)
+    incident = after.incident
+    kind = incident.kind.value if incident.kind else ""
+    running = running_deadlines(incident)
+    started = [
+        Spell(m, incident.id, kind, incident.unit, spell_deadline(m), running[spell_deadline(m)])
+        for m in sorted(now - was)
+    ]
+    ended = []
+    if before is not None:
+        ran = running_deadlines(before.incident)
+        for member in sorted(was - now):
+            deadline = spell_deadline(member)
+            due = ran.get(deadline) or before.incident.deadlines.get(deadline)
+            if due is not None:
+                ended.append(Spell(member, incident.id, kind, "", deadline, due, stored.time))
+    return started, ended
 
 
 def _timeliness(what: str, at: datetime, due: datetime | None) -> str:

@@ -1,0 +1,56 @@
+"""Schemas of the daily report (日报)."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from schemas.dashboard import DayFiguresSchema
+
+
+class DailyReportQueryArgsSchema(Schema):
+    date = fields.Date(required=True, metadata={"description": "The local day reported on."})
+    district = fields.String(
+        validate=validate.Length(min=1, max=100),
+        metadata={"description": "The district; the caller's by default."},
+    )
+    min_position = fields.Integer(
+        strict=False,
+        validate=validate.Range(min=0),
+        metadata={"description": "Wait (bounded) until the projections reach this position."},
+    )
+
+
+class ReportKindSchema(DayFiguresSchema):
+    kind = fields.String()
+
+
+class ReportUnitSchema(DayFiguresSchema):
+    unit = fields.String()
+    name = fields.String()
+    level = fields.String()
+
+
+class ReportOverdueSchema(Schema):
+    incident = fields.String()
+    kind = fields.String()
+    unit = fields.String(metadata={"description": "The unit the deadline was set for."})
+    unit_name = fields.String()
+    deadline = fields.String()
+    due_at = fields.String()
+    minutes_late = fields.Integer(metadata={"description": "At the report's as_of."})
+
+
+class DailyReportSchema(Schema):
+    district = fields.String()
+    district_name = fields.String()
+    date = fields.String()
+    as_of = fields.String(
+        metadata={"description": "The end of the day once it is over (the report is final); now."}
+    )
+    total = fields.Nested(DayFiguresSchema)
+    by_kind = fields.List(fields.Nested(ReportKindSchema))
+    by_unit = fields.List(
+        fields.Nested(ReportUnitSchema),
+        metadata={"description": "Each street and department, its communities rolled in."},
+    )
+    overdue = fields.List(fields.Nested(ReportOverdueSchema))

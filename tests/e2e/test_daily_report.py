@@ -1,0 +1,336 @@
+"""The daily report (日报) end to end: a hand-worked Monday through the API at an injected
+clock (projected by an explicit catch-up), reported as JSON, as CSV and by the CLI; the same
+bytes after later events and after ``coordination projections rebuild``; no resident's name,
+phone or address anywhere; and who may read it.
+
+Monday 2026-03-02 (an epidemic order is done by 03-03 00:00):
+
+  09:00  A  epidemic work order at 丽都 -> chenqiao; signed 09:10; resolved 11:00; called back
+            satisfied 12:00
+  09:30  B  epidemic supply delivery at 望海 -> binjiang; signed 10:00; resolved 23:59
+  10:00  C  work order at 丽都 -> chenqiao; unsigned (due 03-04 00:00)
+  11:00  Q  quarantine visit at 丽都 (epidemic) -> chenqiao; signed 11:10, handed down to lidu;
+            resolved 03-03 00:01, a minute late (due 03-03 00:00: not late at the day's end)
+  22:00  N  night emergency at 陈桥街道 -> chenqiao; sign_by 22:15 passes; the watch at 22:20
+            escalates it to the district; still unsigned at the day's end: 105 minutes late
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis as redis_lib
+from click.testing import CliRunner
+from flask import Flask
+from people import ADMIN, CHENQIAO, DISTRICT, FL, HB, HC, LIDU, RESOLVE, VIEWER, Api, Clock, D, at
+from people import report_body as people_report_body
+
+from coordination.api.app import create_app
+from coordination.cli import main
+from coordination.config import Config
+from coordination.reports import CSV_COLUMNS
+from schemas.reports import DailyReportSchema
+
+MONDAY = "2026-03-02"
+# The residents of the fixtures: none of this may appear in a report or a dashboard.
+PERSONAL = ("张三", "13812345678", "丽都花园3栋201室", "3栋201", "李四", "13987654321")
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(at(2026, 3, 2, 9, 0))
+
+
+@pytest.fixture
+def app(redis_url: str, redis: redis_lib.Redis, clock: Clock) -> Flask:
+    application = create_app(Config(redis_url=redis_url), redis=redis, clock=lambda: clock.now)
+    application.config["TESTING"] = True
+    return application
+
+
+@pytest.fixture
+def api(app: Flask, tokens: dict[str, str]) -> Api:
+    return Api(app, tokens)
+
+
+def report_body(kind: str, **overrides: Any) -> dict[str, Any]:
+    body = people_report_body(kind, **overrides)
+    body["description"] = "来电人张三, 电话13812345678, 住丽都花园3栋201室"
+    return body
+
+
+def monday(api: Api, clock: Clock) -> dict[str, str]:
+    ids: dict[str, str] = {}
+
+    def report(name: str, when: tuple[int, int], kind: str, **overrides: Any) -> None:
+        clock.now = at(2026, 3, 2, *when)
+        ids[name] = api.report(report_body(kind, **overrides))["id"]
+
+    def act(as_: str, name: str, action: str, when: tuple[int, ...], body: Any = None) -> None:
+        clock.now = at(2026, 3, *when)
+        api.act(as_, ids[name], action, body)
+
+    report("A", (9, 0), "work_order", epidemic=True)
+    act(HC, "A", "sign-for", (2, 9, 10))
+    act(HC, "A", "resolve", (2, 11, 0), RESOLVE)
+    act(D, "A", "return-visit", (2, 12, 0), {"result": "satisfied"})
+    report("B", (9, 30), "supply_delivery", place="望海", epidemic=True)
+    act(HB, "B", "sign-for", (2, 10, 0))
+    act(HB, "B", "resolve", (2, 23, 59), RESOLVE)
+    report("C", (10, 0), "work_order")
+    report("Q", (11, 0), "quarantine_visit")
+    act(HC, "Q", "sign-for", (2, 11, 10))
+    act(HC, "Q", "hand-down", (2, 11, 20), {"community": LIDU})
+    report("N", (22, 0), "night_emergency", place="陈桥街道")
+    clock.now = at(2026, 3, 2, 22, 20)
+    api.services.projector.catch_up(DISTRICT)
+    assert api.watch(api.head()) == 1
+    act(HC, "Q", "resolve", (3, 0, 1), RESOLVE)
+    api.services.projector.catch_up(DISTRICT)
+    return ids
+
+
+def get_report(api: Api, as_: str = D, accept: str | None = None, **query: Any) -> Any:
+    headers = api.headers(as_)
+    if accept:
+        headers["Accept"] = accept
+    return api.client.get("/reports/daily", query_string=query, headers=headers)
+
+
+def day_row(**overrides: Any) -> dict[str, Any]:
+    """A by-unit or by-kind line of nothing, with ``overrides``."""
+    row: dict[str, Any] = {
+        "reported": 0,
+        "epidemic": 0,
+        "epidemic_share": None,
+        "signed": timeliness(),
+        "resolved": timeliness(),
+        "visits": visits(),
+        "escalated": 0,
+        "reopened": 0,
+        "breached": 0,
+    }
+    row.update(overrides)
+    return row
+
+
+def timeliness(on_time: int = 0, late: int = 0, rate: float | None = None, **more: Any) -> Any:
+    found = {
+        "on_time": on_time,
+        "late": late,
+        "no_deadline": 0,
+        "on_time_rate": rate,
+        "median_seconds": None,
+        "p90_seconds": None,
+    }
+    found.update(more)
+    return found
+
+
+def visits(satisfied: int = 0) -> dict[str, Any]:
+    return {
+        "satisfied": satisfied,
+        "basically_satisfied": 0,
+        "unsatisfied": 0,
+        "total": satisfied,
+        "satisfaction_rate": 1.0 if satisfied else None,
+    }
+
+
+def test_mondays_report_by_hand(api: Api, clock: Clock) -> None:
+    ids = monday(api, clock)
+    clock.now = at(2026, 3, 3, 9, 0)
+    response = get_report(api, date=MONDAY)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.mimetype == "application/json"
+    report = response.get_json()
+    assert DailyReportSchema().dump(report) == report  # the schema says what is sent
+    assert (report["district"], report["district_name"], report["date"]) == (
+        DISTRICT,
+        "港闻区",
+        MONDAY,
+    )
+    assert report["as_of"] == "2026-03-03T00:00:00+08:00"  # the day is over: its end
+    assert report["total"] == day_row(
+        reported=5,  # A B C Q N
+        epidemic=3,  # A B Q
+        epidemic_share=0.6,
+        signed=timeliness(3, 0, 1.0, median_seconds=600, p90_seconds=1800),
+        resolved=timeliness(2, 0, 1.0, median_seconds=7200, p90_seconds=52140),
+        visits=visits(1),
+        escalated=1,
+        breached=1,
+    )
+    kinds = {row.pop("kind"): row for row in report["by_kind"]}
+    assert list(kinds) == ["supply_delivery", "quarantine_visit", "night_emergency", "work_order"]
+    assert kinds["night_emergency"] == day_row(
+        reported=1, epidemic_share=0.0, escalated=1, breached=1
+    )
+    assert kinds["work_order"]["reported"] == 2 and kinds["work_order"]["epidemic_share"] == 0.5
+    units = {row["unit"]: row for row in report["by_unit"]}
+    assert list(units) == [
+        "gangwen/binjiang",
+        "gangwen/cdc",
+        "gangwen/chenqiao",
+        "gangwen/health",
+        "gangwen/kaifaqu",
+        "gangwen/market",
+    ]
+    chenqiao = units[CHENQIAO]
+    assert (chenqiao["name"], chenqiao["level"]) == ("陈桥街道", "street")
+    assert (chenqiao["reported"], chenqiao["epidemic"], chenqiao["epidemic_share"]) == (4, 2, 0.5)
+    assert chenqiao["resolved"]["on_time"] == 1 and chenqiao["visits"]["satisfaction_rate"] == 1.0
+    assert units["gangwen/binjiang"]["resolved"]["median_seconds"] == 52140  # 09:30 to 23:59
+    assert units["gangwen/cdc"]["reported"] == 0
+    assert units["gangwen/cdc"]["visits"]["satisfaction_rate"] is None
+    # Overdue at the day's end: N's signing, 105 minutes; Q's resolve_by falls due just then.
+    assert report["overdue"] == [
+        {
+            "incident": ids["N"],
+            "kind": "night_emergency",
+            "unit": CHENQIAO,
+            "unit_name": "陈桥街道",
+            "deadline": "sign_by",
+            "due_at": "2026-03-02T22:15:00+08:00",
+            "minutes_late": 105,
+        }
+    ]
+
+
+def test_todays_report_is_as_of_now_with_a_minute_late_resolution(api: Api, clock: Clock) -> None:
+    ids = monday(api, clock)
+    clock.now = at(2026, 3, 3, 9, 0)
+    report = api.ok(get_report(api, VIEWER, date="2026-03-03"))
+    assert report["as_of"] == "2026-03-03T09:00:00+08:00"
+    assert report["total"]["resolved"] == timeliness(
+        0,
+        1,
+        0.0,
+        median_seconds=46860,
+        p90_seconds=46860,  # Q: 11:00 to 00:01
+    )
+    assert report["total"]["reported"] == 0 and report["total"]["epidemic_share"] is None
+    assert [(o["incident"], o["deadline"], o["minutes_late"]) for o in report["overdue"]] == [
+        (ids["N"], "sign_by", 645),
+        (ids["N"], "resolve_by", 540),  # due 00:00; Q's was done at 00:01: no longer late
+    ]
+
+
+def test_the_report_as_csv(api: Api, clock: Clock) -> None:
+    ids = monday(api, clock)
+    clock.now = at(2026, 3, 3, 9, 0)
+    by_accept = get_report(api, ADMIN, accept="text/csv", date=MONDAY)
+    by_suffix = api.client.get(
+        "/reports/daily.csv", query_string={"date": MONDAY}, headers=api.headers(D)
+    )
+    for response in (by_accept, by_suffix):
+        assert response.status_code == 200, response.get_data(as_text=True)
+        assert response.mimetype == "text/csv"
+        assert response.mimetype_params == {"charset": "utf-8"}
+        assert "daily-gangwen-2026-03-02.csv" in response.headers["Content-Disposition"]
+    assert by_accept.data == by_suffix.data
+    rows = list(csv.reader(io.StringIO(by_accept.data.decode("utf-8"))))
+    assert tuple(rows[0]) == CSV_COLUMNS
+    records = [dict(zip(rows[0], row, strict=True)) for row in rows[1:]]
+    assert [r["section"] for r in records] == ["total"] + ["kind"] * 4 + ["unit"] * 6 + ["overdue"]
+    assert {r["date"] for r in records} == {MONDAY}
+    total = records[0]
+    assert (total["reported"], total["epidemic_share"], total["visits_satisfaction_rate"]) == (
+        "5",
+        "0.6",
+        "1.0",
+    )
+    cdc = next(r for r in records if r["unit"] == "gangwen/cdc")
+    assert (cdc["unit_name"], cdc["reported"], cdc["visits_satisfaction_rate"]) == (
+        "区疾控中心",
+        "0",
+        "",
+    )
+    overdue = records[-1]
+    assert (overdue["incident"], overdue["unit_name"], overdue["minutes_late"]) == (
+        ids["N"],
+        "陈桥街道",
+        "105",
+    )
+    assert api.ok(get_report(api, accept="application/json", date=MONDAY))["date"] == MONDAY
+
+
+def test_no_residents_name_phone_or_address_in_reports_or_dashboards(
+    api: Api, clock: Clock
+) -> None:
+    monday(api, clock)
+    clock.now = at(2026, 3, 3, 9, 0)
+    outputs = [
+        get_report(api, date=MONDAY).data,
+        get_report(api, date="2026-03-03").data,
+        get_report(api, accept="text/csv", date=MONDAY).data,
+        api.get(ADMIN, f"/dashboard/units/{DISTRICT}", date=MONDAY).data,
+        api.get(HC, f"/dashboard/units/{LIDU}").data,
+    ]
+    # The incident itself does carry them (to a dispatcher): the fixtures do hold them.
+    assert "13812345678" in api.get(D, f"/incidents/{monday_ids(api)[0]}").get_data(as_text=True)
+    for raw in outputs:
+        text = raw.decode("utf-8")
+        for personal in PERSONAL:
+            assert personal not in text, (personal, text[:200])
+
+
+def monday_ids(api: Api) -> list[str]:
+    page = api.ok(api.get(ADMIN, "/incidents", limit=10))
+    return [item["id"] for item in page["items"]]
+
+
+def test_a_past_days_report_is_the_same_bytes_later_and_after_a_rebuild(
+    api: Api, clock: Clock, redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = monday(api, clock)
+    clock.now = at(2026, 3, 3, 9, 0)
+    first_json = get_report(api, date=MONDAY).data
+    first_csv = get_report(api, accept="text/csv", date=MONDAY).data
+    # Tuesday goes on: N is signed for and resolved, C too; Monday's report does not change.
+    clock.now = at(2026, 3, 3, 9, 30)
+    api.act(HC, ids["N"], "sign-for")
+    api.act(HC, ids["N"], "resolve", RESOLVE)
+    api.act(HC, ids["C"], "sign-for")
+    api.services.projector.catch_up(DISTRICT)
+    assert get_report(api, date=MONDAY).data == first_json
+    assert get_report(api, accept="text/csv", date=MONDAY).data == first_csv
+
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    runner = CliRunner()
+    rebuilt = runner.invoke(main, ["projections", "rebuild", "--partition", DISTRICT])
+    assert rebuilt.exit_code == 0, rebuilt.output
+    assert "generation=2" in rebuilt.output
+    assert get_report(api, date=MONDAY).data == first_json
+    assert get_report(api, accept="text/csv", date=MONDAY).data == first_csv
+
+    # The CLI writes the very same bytes.
+    for fmt, expected in (("json", first_json), ("csv", first_csv)):
+        out = tmp_path / f"monday.{fmt}"
+        args = ["reports", "daily", "--date", MONDAY, "--format", fmt, "--output", str(out)]
+        written = runner.invoke(main, args)
+        assert written.exit_code == 0, written.output
+        assert out.read_bytes() == expected
+    printed = runner.invoke(main, ["reports", "daily", "--date", MONDAY, "--district", DISTRICT])
+    assert printed.exit_code == 0 and json.loads(printed.stdout)["date"] == MONDAY
+    wrong = runner.invoke(main, ["reports", "daily", "--date", MONDAY, "--district", CHENQIAO])
+    assert wrong.exit_code != 0 and "not a district" in wrong.output
+
+
+def test_who_may_read_the_daily_report(api: Api, clock: Clock, expect_error: Any) -> None:
+    api.services.projector.catch_up(DISTRICT)
+    for allowed in (D, VIEWER, ADMIN):
+        assert get_report(api, allowed, date=MONDAY).status_code == 200
+    expect_error(get_report(api, HC, date=MONDAY), 403, "role")
+    expect_error(get_report(api, FL, date=MONDAY), 403, "role")
+    expect_error(get_report(api, "viewer@gangwen/binjiang", date=MONDAY), 404)
+    expect_error(get_report(api, D, date=MONDAY, district=CHENQIAO), 404)  # not a district
+    expect_error(get_report(api, D, date=MONDAY, district="nowhere"), 404)
+    expect_error(get_report(api, D, date="2026-03-03"), 422, "date")  # has not begun
+    expect_error(get_report(api, D), 422, "date")
+    assert api.client.get("/reports/daily", query_string={"date": MONDAY}).status_code == 401
