@@ -22,6 +22,7 @@ from coordination import keys
 from coordination.eventstore import EventStore, StoredEvent
 from coordination.projections import staff_views, views
 from coordination.projections.views import View
+from coordination.projections.writes import Writes
 
 RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -32,12 +33,6 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('PEXPIRE', KEYS[1], ARGV[2])
 end
 return 0
-"""
-# Counters drop their field at zero, so that a counted projection equals a rebuilt one.
-COUNT = """
-local n = redis.call('HINCRBY', KEYS[1], ARGV[1], ARGV[2])
-if n == 0 then redis.call('HDEL', KEYS[1], ARGV[1]) end
-return n
 """
 
 
@@ -147,12 +142,13 @@ class Projector:
                     return Outcome.RACED  # another projector got here first
                 raws = pipe.mget(view_keys)
                 pipe.multi()
+                w = Writes()
                 counts: Counter[str] = Counter()
                 durations: dict[str, int] = {}
                 spells = _SpellWrites()
                 for stream, raw in zip(streams, raws, strict=True):
                     if staff_views.is_staff_stream(stream):
-                        _apply_staff(pipe, partition, gen, raw, by_stream[stream])
+                        _apply_staff(w, partition, gen, raw, by_stream[stream])
                         continue
                     old = views.decode(raw) if raw is not None else None
                     new = old
@@ -162,16 +158,17 @@ class Projector:
                         durations.update(views.durations(before, new, stored, self.tz))
                         spells.add(*views.spell_changes(before, new, stored))
                     assert new is not None
-                    _write(pipe, partition, gen, stream, old, new)
+                    _write(w, partition, gen, stream, old, new)
                 for field, n in counts.items():
                     day, _, rest = field.partition("|")
-                    pipe.hincrby(keys.daily_counts(partition, gen, day), rest, n)
+                    w.count(keys.daily_counts(partition, gen, day), rest, n)
                 by_day: dict[str, dict[str, int]] = {}
                 for field, seconds in durations.items():
                     day, _, rest = field.partition("|")
                     by_day.setdefault(day, {})[views.DURATION + rest] = seconds
                 for day, fields in by_day.items():
-                    pipe.hset(keys.daily_counts(partition, gen, day), mapping=fields)
+                    w.hset(keys.daily_counts(partition, gen, day), fields)
+                w.flush(pipe)
                 spells.write(pipe, partition, gen)
                 pipe.set(checkpoint_key, batch[-1].position)
                 if self.before_commit is not None:
@@ -247,53 +244,55 @@ class Projector:
 
 
 def _apply_staff(
-    pipe: Pipeline, partition: str, gen: int, raw: bytes | None, events: list[StoredEvent]
+    w: Writes, partition: str, gen: int, raw: bytes | None, events: list[StoredEvent]
 ) -> None:
     old = staff_views.decode(raw) if raw is not None else None
     new = old
     for stored in events:
         new = staff_views.apply(new, stored)
     assert new is not None
-    staff_views.write(pipe, partition, gen, old, new)
+    staff_views.write(w, partition, gen, old, new)
 
 
 def _write(
-    pipe: Pipeline, partition: str, gen: int, incident_id: str, old: View | None, new: View
+    w: Writes, partition: str, gen: int, incident_id: str, old: View | None, new: View
 ) -> None:
-    """Queue the writes that take one incident's read models from ``old`` to ``new``."""
-    pipe.set(keys.view(partition, gen, incident_id), views.encode(new))
+    """The writes that take one incident's read models from ``old`` to ``new``."""
+    w.set(keys.view(partition, gen, incident_id), views.encode(new))
     if old is None:
-        pipe.zadd(keys.incidents_index(partition, gen), {incident_id: new.reported_position})
+        w.zadd(keys.incidents_index(partition, gen), {incident_id: new.reported_position})
     was = views.placements(old.incident) if old else {}
     now = views.placements(new.incident)
     for unit in was.keys() - now.keys():
-        pipe.zrem(keys.queue(partition, gen, unit), incident_id)
-    for unit in now:
-        pipe.zadd(keys.queue(partition, gen, unit), {incident_id: views.urgency(new)})
+        w.zrem(keys.queue(partition, gen, unit), incident_id)
+    if now:
+        score = views.urgency(new)
+        for unit in now:
+            w.zadd(keys.queue(partition, gen, unit), {incident_id: score})
     for unit in was.keys() | now.keys():
         if was.get(unit) != now.get(unit):
             summary = keys.queue_summary(partition, gen, unit)
             if unit in was:
-                pipe.eval(COUNT, 1, summary, was[unit], -1)
+                w.count(summary, was[unit], -1)
             if unit in now:
-                pipe.eval(COUNT, 1, summary, now[unit], 1)
+                w.count(summary, now[unit], 1)
     old_holder = old.incident.holder if old else ""
     if old_holder != new.incident.holder:
         if old_holder:
-            pipe.srem(keys.holdings(partition, gen, old_holder), incident_id)
+            w.srem(keys.holdings(partition, gen, old_holder), incident_id)
         if new.incident.holder:
-            pipe.sadd(keys.holdings(partition, gen, new.incident.holder), incident_id)
+            w.sadd(keys.holdings(partition, gen, new.incident.holder), incident_id)
     expires = new.incident.lease_expires_at
     if expires is not None:
-        pipe.zadd(keys.leases(partition, gen), {incident_id: expires.timestamp()})
+        w.zadd(keys.leases(partition, gen), {incident_id: expires.timestamp()})
     elif old is not None and old.incident.lease_expires_at is not None:
-        pipe.zrem(keys.leases(partition, gen), incident_id)
+        w.zrem(keys.leases(partition, gen), incident_id)
     was_due = views.deadline_members(old.incident) if old else {}
     now_due = views.deadline_members(new.incident)
     if gone := was_due.keys() - now_due.keys():
-        pipe.zrem(keys.deadlines(partition, gen), *gone)
+        w.zrem(keys.deadlines(partition, gen), *gone)
     if now_due:
-        pipe.zadd(keys.deadlines(partition, gen), now_due)
+        w.zadd(keys.deadlines(partition, gen), now_due)
 
 
 class _SpellWrites:

@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
-from redis.client import Pipeline
-
 from coordination import keys
 from coordination.domain.staff import StaffMember, evolve_staff
 from coordination.eventstore import StoredEvent
 from coordination.mapper import from_data, to_data
+from coordination.projections.writes import Writes
 
 STREAM_PREFIX = "staff-"
 
@@ -36,11 +35,9 @@ def decode(raw: bytes | str) -> StaffMember:
     return member
 
 
-def write(
-    pipe: Pipeline, partition: str, gen: int, old: StaffMember | None, new: StaffMember
-) -> None:
-    """Queue the writes that take one member's read models from ``old`` to ``new``."""
-    pipe.set(keys.staff_view(partition, gen, new.id), encode(new))
+def write(w: Writes, partition: str, gen: int, old: StaffMember | None, new: StaffMember) -> None:
+    """The writes that take one member's read models from ``old`` to ``new``."""
+    w.set(keys.staff_view(partition, gen, new.id), encode(new))
     if old is not None and old.unit != new.unit:
-        pipe.srem(keys.unit_staff(partition, gen, old.unit), new.id)
-    pipe.sadd(keys.unit_staff(partition, gen, new.unit), new.id)
+        w.srem(keys.unit_staff(partition, gen, old.unit), new.id)
+    w.sadd(keys.unit_staff(partition, gen, new.unit), new.id)
