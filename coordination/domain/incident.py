@@ -7,10 +7,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import singledispatch
+from typing import Any
 
 from coordination.domain.deadlines import DeadlineKind, DeadlinePolicy, Deadlines
 from coordination.domain.errors import AlreadyClaimed, DomainError, InvalidTransition, NotAllowed
@@ -410,8 +411,20 @@ def fold(events: Iterable[Event], state: Incident | None = None) -> Incident:
     """The state after applying ``events`` in order to ``state`` (a new incident by default)."""
     state = state or Incident()
     for event in events:
-        state = replace(evolve(state, event), version=state.version + 1)
+        state = _with(evolve(state, event), version=state.version + 1)
     return state
+
+
+_FIELDS = frozenset(f.name for f in fields(Incident))
+
+
+def _with(state: Incident, **changes: Any) -> Incident:
+    """``dataclasses.replace`` without its walk over every field and ``__init__``: folding and
+    projecting call it for every event."""
+    assert changes.keys() <= _FIELDS, changes.keys() - _FIELDS
+    new = object.__new__(Incident)
+    new.__dict__.update(state.__dict__, **changes)
+    return new
 
 
 # --- decide -------------------------------------------------------------------------------
@@ -598,7 +611,13 @@ def _close(command: CloseIncident, state: Incident, ctx: Context) -> list[Event]
 
 
 def pending_deadlines(state: Incident) -> dict[DeadlineKind, datetime]:
-    """The deadlines still running: each ends when its work is done."""
+    """The deadlines still running whose breach is not yet recorded."""
+    running = running_deadlines(state)
+    return {kind: at for kind, at in running.items() if kind not in state.breached}
+
+
+def running_deadlines(state: Incident) -> dict[DeadlineKind, datetime]:
+    """The deadlines whose work is not yet done (each ends when it is), breached or not."""
     pending: dict[DeadlineKind, datetime] = {}
     due = state.deadlines
     if state.status is Status.DISPATCHED and due.sign_by is not None:
@@ -607,7 +626,7 @@ def pending_deadlines(state: Incident) -> dict[DeadlineKind, datetime]:
         pending[DeadlineKind.CLAIM] = due.claim_by
     if state.status in OPEN_AT_A_UNIT and due.resolve_by is not None:
         pending[DeadlineKind.RESOLVE] = due.resolve_by
-    return {kind: at for kind, at in pending.items() if kind not in state.breached}
+    return pending
 
 
 @_decide.register
@@ -647,7 +666,7 @@ def _status_at(level: Level) -> Status:
 
 @_evolve.register
 def _(event: IncidentReported, state: Incident) -> Incident:
-    return replace(
+    return _with(
         state,
         id=event.incident_id,
         kind=event.kind,
@@ -669,7 +688,7 @@ def _(event: IncidentReported, state: Incident) -> Incident:
 
 @_evolve.register
 def _(event: IncidentDispatched, state: Incident) -> Incident:
-    return replace(
+    return _with(
         state,
         status=_status_at(event.level),
         unit=event.unit,
@@ -683,22 +702,22 @@ def _(event: IncidentDispatched, state: Incident) -> Incident:
 
 @_evolve.register
 def _(event: IncidentSignedFor, state: Incident) -> Incident:
-    return replace(state, status=Status.SIGNED)
+    return _with(state, status=Status.SIGNED)
 
 
 @_evolve.register
 def _(event: IncidentReturned, state: Incident) -> Incident:
-    return replace(state, status=Status.RETURNED, unit=event.to_unit, return_reason=event.reason)
+    return _with(state, status=Status.RETURNED, unit=event.to_unit, return_reason=event.reason)
 
 
 @_evolve.register
 def _(event: IncidentHandedDown, state: Incident) -> Incident:
-    return replace(state, status=Status.HANDED_DOWN, unit=event.unit)
+    return _with(state, status=Status.HANDED_DOWN, unit=event.unit)
 
 
 @_evolve.register
 def _(event: IncidentClaimed, state: Incident) -> Incident:
-    return replace(
+    return _with(
         state,
         status=Status.CLAIMED,
         holder=event.holder,
@@ -708,17 +727,17 @@ def _(event: IncidentClaimed, state: Incident) -> Incident:
 
 @_evolve.register
 def _(event: ClaimTakenOver, state: Incident) -> Incident:
-    return replace(state, holder=event.holder, lease_expires_at=event.lease_expires_at)
+    return _with(state, holder=event.holder, lease_expires_at=event.lease_expires_at)
 
 
 @_evolve.register
 def _(event: IncidentReleased | ClaimExpired, state: Incident) -> Incident:
-    return replace(state, status=Status.HANDED_DOWN, holder="", lease_expires_at=None)
+    return _with(state, status=Status.HANDED_DOWN, holder="", lease_expires_at=None)
 
 
 @_evolve.register
 def _(event: IncidentResolved, state: Incident) -> Incident:
-    return replace(
+    return _with(
         state,
         status=Status.RESOLVED,
         holder="",
@@ -730,13 +749,13 @@ def _(event: IncidentResolved, state: Incident) -> Incident:
 
 @_evolve.register
 def _(event: ReturnVisitRecorded, state: Incident) -> Incident:
-    return replace(state, status=Status.VISITED, satisfaction=event.result)
+    return _with(state, status=Status.VISITED, satisfaction=event.result)
 
 
 @_evolve.register
 def _(event: IncidentReopened, state: Incident) -> Incident:
     status = Status.HANDED_DOWN if event.level is Level.COMMUNITY else Status.SIGNED
-    return replace(
+    return _with(
         state,
         status=status,
         unit=event.unit,
@@ -752,14 +771,14 @@ def _(event: IncidentReopened, state: Incident) -> Incident:
 
 @_evolve.register
 def _(event: IncidentClosed, state: Incident) -> Incident:
-    return replace(state, status=Status.CLOSED)
+    return _with(state, status=Status.CLOSED)
 
 
 @_evolve.register
 def _(event: DeadlineBreached, state: Incident) -> Incident:
-    return replace(state, breached=(*state.breached, event.deadline))
+    return _with(state, breached=(*state.breached, event.deadline))
 
 
 @_evolve.register
 def _(event: IncidentEscalated, state: Incident) -> Incident:
-    return replace(state, escalated_to=event.to_unit)
+    return _with(state, escalated_to=event.to_unit)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -22,8 +22,9 @@ from coordination.domain.incident import (
     Priority,
     ReturnVisitRecorded,
     Status,
-    evolve,
+    fold,
     pending_deadlines,
+    running_deadlines,
 )
 from coordination.eventstore import StoredEvent
 from coordination.mapper import from_data, to_data
@@ -51,20 +52,18 @@ class View:
 def apply(view: View | None, stored: StoredEvent) -> View:
     """The view after one more event of its incident."""
     restart = isinstance(stored.event, IncidentDispatched | IncidentReopened)
-    if view is None:
-        incident = replace(evolve(Incident(), stored.event), version=stored.version)
-        view = View(incident, stored.time, stored.time, stored.position, stored.position)
-    else:
-        incident = replace(evolve(view.incident, stored.event), version=stored.version)
-        view = replace(view, incident=incident, updated_at=stored.time, position=stored.position)
-    if restart:
-        view = replace(view, dispatched_at=stored.time)
-    return replace(view, spells=_spells(view, restart, stored.position))
-
-
-def running_deadlines(incident: Incident) -> dict[DeadlineKind, datetime]:
-    """The deadlines whose work is not yet done, whether their breach is recorded or not."""
-    return pending_deadlines(replace(incident, breached=()))
+    incident = fold([stored.event], view.incident if view else None)
+    old_spells = () if view is None or restart else view.spells
+    dispatched_at = stored.time if restart else (view.dispatched_at if view else None)
+    return View(
+        incident,
+        created_at=view.created_at if view else stored.time,
+        updated_at=stored.time,
+        position=stored.position,
+        reported_position=view.reported_position if view else stored.position,
+        dispatched_at=dispatched_at,
+        spells=_spells(incident, old_spells, stored.position),
+    )
 
 
 def spell_member(incident_id: str, deadline: DeadlineKind, started_at: int) -> str:
@@ -76,11 +75,10 @@ def spell_deadline(member: str) -> DeadlineKind:
     return DeadlineKind(member.rsplit("|", 2)[1])
 
 
-def _spells(view: View, restart: bool, position: int) -> tuple[str, ...]:
+def _spells(incident: Incident, running: tuple[str, ...], position: int) -> tuple[str, ...]:
     """A deadline's spell runs on until its work is done; a dispatch or reopening ends every
-    spell and starts those of its fresh deadlines."""
-    kept = {} if restart else {spell_deadline(m): m for m in view.spells}
-    incident = view.incident
+    spell (the caller passes none running) and starts those of its fresh deadlines."""
+    kept = {spell_deadline(m): m for m in running}
     return tuple(
         sorted(
             kept.get(kind) or spell_member(incident.id, kind, position)
