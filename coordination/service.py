@@ -39,6 +39,7 @@ from coordination.eventstore import (
     ConcurrencyConflict,
     EventStore,
     Idempotency,
+    Recorded,
     StoredEvent,
 )
 from coordination.projections import staff_views
@@ -270,22 +271,12 @@ class IncidentService:
     ) -> Written:
         events = decide(state, command, replace(self.ctx, now=now))
         stream_id = getattr(command, "incident_id", state.id)
-        try:
-            recorded = self.store.append(
-                partition,
-                stream_id,
-                state.version,
-                events,
-                actor=actor.subject,
-                now=now,
-                idempotency=idempotency,
-            )
-        except ConcurrencyConflict as conflict:
-            raise VersionMismatch(conflict.expected, conflict.actual) from None
+        recorded = append(
+            self.store, self.on_append, partition, stream_id, state.version, events, actor, now,
+            idempotency,
+        )  # fmt: skip
         if recorded.duplicate:
             return self._replay(partition, idempotency)  # type: ignore[arg-type,return-value]
-        if recorded.triggered and self.on_append is not None:
-            self.on_append(partition)
         history = history + list(recorded.events)
         return Written(fold(e.event for e in history), history, recorded.position)
 
@@ -297,3 +288,33 @@ class IncidentService:
 
     def _new_id(self, partition: str, now: datetime) -> str:
         return f"{partition}-{now.astimezone(self.tz):%Y%m%d}-{secrets.token_hex(6)}"
+
+
+def append(
+    store: EventStore,
+    on_append: Callable[[str], None] | None,
+    partition: str,
+    stream_id: str,
+    expected_version: int,
+    events: list[Any],
+    actor: Actor,
+    now: datetime,
+    idempotency: Idempotency | None,
+) -> Recorded:
+    """Append a command's events at the version it was decided on, and start a catch-up of
+    the partition if none is pending; a lost race is a VersionMismatch."""
+    try:
+        recorded = store.append(
+            partition,
+            stream_id,
+            expected_version,
+            events,
+            actor=actor.subject,
+            now=now,
+            idempotency=idempotency,
+        )
+    except ConcurrencyConflict as conflict:
+        raise VersionMismatch(conflict.expected, conflict.actual) from None
+    if recorded.triggered and on_append is not None:
+        on_append(partition)
+    return recorded

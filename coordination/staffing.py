@@ -17,9 +17,9 @@ from coordination.domain.staff import (
     fold_staff,
 )
 from coordination.domain.units import Jurisdiction
-from coordination.eventstore import ConcurrencyConflict, EventStore, Idempotency, StoredEvent
+from coordination.eventstore import EventStore, Idempotency, StoredEvent
 from coordination.projections.staff_views import stream_of
-from coordination.service import Clock, NotFound, VersionMismatch
+from coordination.service import Clock, NotFound, VersionMismatch, append
 
 
 @dataclass(frozen=True)
@@ -101,26 +101,16 @@ class StaffService:
             events = decide_staff(member, command, Context(self.jurisdiction, now=now))
             if not events:
                 return StaffWritten(member, history, history[-1].position if history else 0)
-            try:
-                recorded = self.store.append(
-                    partition,
-                    stream_of(staff_id),
-                    member.version,
-                    events,
-                    actor=actor.subject,
-                    now=now,
-                    idempotency=idempotency,
-                )
-            except ConcurrencyConflict as conflict:
-                raise VersionMismatch(conflict.expected, conflict.actual) from None
+            recorded = append(
+                self.store, self.on_append, partition, stream_of(staff_id), member.version,
+                events, actor, now, idempotency,
+            )  # fmt: skip
         except (DomainError, VersionMismatch):
             if idempotency and (replay := self._replay(partition, idempotency)):
                 return replay
             raise
         if recorded.duplicate:
             return self._replay(partition, idempotency)  # type: ignore[arg-type,return-value]
-        if recorded.triggered and self.on_append is not None:
-            self.on_append(partition)
         history = history + list(recorded.events)
         return StaffWritten(fold_staff(e.event for e in history), history, recorded.position)
 
