@@ -143,6 +143,31 @@ def daily_report(day: Any, district: str | None, fmt: str, output: str | None) -
 
 
 @main.command()
+@click.option("--day", type=click.DateTime(["%Y-%m-%d"]), required=True, help="e.g. 2020-02-08")
+@click.option("--seed", type=int, default=None, help="Random seed; the same seed, the same day.")
+def demo(day: Any, seed: int | None) -> None:
+    """Seed a realistic day of the Gangwen district into the log (once per day)."""
+    from coordination import demo as seeding
+
+    config = Config.from_env()
+    try:
+        summary = seeding.seed_day(
+            config, day.date(), seeding.DEFAULT_SEED if seed is None else seed
+        )
+    except seeding.DayNotEmpty as exc:
+        raise click.ClickException(f"{exc}; not seeding it again") from exc
+    except seeding.SeedFailed as exc:
+        for failure in exc.failures:
+            click.echo(f"failed: {failure}", err=True)
+        raise click.ClickException(str(exc)) from exc
+    for line in summary.lines():
+        click.echo(line)
+    services = build_services(config)
+    for partition in services.partitions:
+        click.echo(f"{partition}\tapplied={services.projector.catch_up(partition)}")
+
+
+@main.command()
 def scheduler() -> None:
     """Enqueue the periodic tick every COORDINATION_TICK_SECONDS (SIGTERM or Ctrl-C stops)."""
     import signal

@@ -150,3 +150,8 @@ def deadline_spell_info(partition: str, gen: int) -> str:
 def deadline_spell_ends(partition: str, gen: int) -> str:
     """When a spell of ``deadline_spells`` that was done late ended (ISO time)."""
     return projection_prefix(partition, gen) + "spell-ends"
+
+
+def demo_day(partition: str, day: str) -> str:
+    """Set (once) by ``coordination demo`` for the local day it seeds: a day is seeded once."""
+    return f"{tag(partition)}:demo-day:{day}"
