@@ -36,6 +36,9 @@ return 0
 """
 
 
+VIEW_CACHE_SIZE = 50_000  # views a catch-up run keeps in memory between its batches
+
+
 class Outcome(Enum):
     APPLIED = "applied"
     RACED = "raced"  # another projector moved the checkpoint first: read it again
@@ -101,16 +104,25 @@ class Projector:
 
     def _run(self, partition: str, gen: int, token: str) -> int:
         applied = 0
+        # The views this run wrote, so that the next batch need not read and decode them back;
+        # kept only while nobody else has moved the checkpoint (views move only with it).
+        written: dict[str, View] = {}
+        mine = None  # the checkpoint this run last moved to
         while True:
             checkpoint = int(self.redis.get(keys.checkpoint(partition, gen)) or 0)
+            if checkpoint != mine or len(written) > VIEW_CACHE_SIZE:
+                written.clear()  # someone else moved it (and maybe the views) since
             batch = self.store.read_partition(partition, after=checkpoint, count=self.batch_size)
             if not batch:
                 return applied
-            outcome = self.apply_batch(partition, gen, checkpoint, batch)
+            outcome = self.apply_batch(partition, gen, checkpoint, batch, written=written)
             if outcome is Outcome.STALE:
                 return applied  # a rebuild swapped generations; catch_up looks again
+            if outcome is Outcome.RACED:
+                written.clear()
             if outcome is Outcome.APPLIED:
                 applied += len(batch)
+                mine = batch[-1].position
             self._extend(keys=[keys.projector_lock(partition)], args=[token, self.lock_ttl_ms])
 
     def apply_batch(
@@ -120,17 +132,24 @@ class Projector:
         checkpoint: int,
         batch: list[StoredEvent],
         live: bool = True,
+        written: dict[str, View] | None = None,
     ) -> Outcome:
-        """Apply events that follow ``checkpoint`` and move it, in one transaction."""
+        """Apply events that follow ``checkpoint`` and move it, in one transaction.
+
+        ``written`` holds incident views as this projector last wrote them; those are not read
+        back, and it gets the views this batch writes.
+        """
+        known = written if written is not None else {}
         by_stream: dict[str, list[StoredEvent]] = {}
         for stored in batch:
             by_stream.setdefault(stored.stream, []).append(stored)
         streams = list(by_stream)
+        unknown = [s for s in streams if staff_views.is_staff_stream(s) or s not in known]
         view_keys = [
             keys.staff_view(partition, gen, s[len(staff_views.STREAM_PREFIX) :])
             if staff_views.is_staff_stream(s)
             else keys.view(partition, gen, s)
-            for s in streams
+            for s in unknown
         ]
         checkpoint_key = keys.checkpoint(partition, gen)
         with self.redis.pipeline(transaction=True) as pipe:
@@ -140,17 +159,19 @@ class Projector:
                     return Outcome.STALE  # swapped by a rebuild since this projector looked
                 if int(pipe.get(checkpoint_key) or 0) != checkpoint:
                     return Outcome.RACED  # another projector got here first
-                raws = pipe.mget(view_keys)
+                raws = dict(zip(unknown, pipe.mget(view_keys), strict=True)) if unknown else {}
                 pipe.multi()
                 w = Writes()
                 counts: Counter[str] = Counter()
                 durations: dict[str, int] = {}
                 spells = _SpellWrites()
-                for stream, raw in zip(streams, raws, strict=True):
+                fresh: dict[str, View] = {}
+                for stream in streams:
                     if staff_views.is_staff_stream(stream):
-                        _apply_staff(w, partition, gen, raw, by_stream[stream])
+                        _apply_staff(w, partition, gen, raws[stream], by_stream[stream])
                         continue
-                    old = views.decode(raw) if raw is not None else None
+                    raw = raws.get(stream)
+                    old = known[stream] if stream in known else (views.decode(raw) if raw else None)
                     new = old
                     for stored in by_stream[stream]:
                         before, new = new, views.apply(new, stored)
@@ -159,6 +180,7 @@ class Projector:
                         spells.add(*views.spell_changes(before, new, stored))
                     assert new is not None
                     _write(w, partition, gen, stream, old, new)
+                    fresh[stream] = new
                 for field, n in counts.items():
                     day, _, rest = field.partition("|")
                     w.count(keys.daily_counts(partition, gen, day), rest, n)
@@ -174,6 +196,8 @@ class Projector:
                 if self.before_commit is not None:
                     self.before_commit(batch[-1].position)
                 pipe.execute()
+                if written is not None:
+                    written.update(fresh)
             except WatchError:
                 return Outcome.RACED
         return Outcome.APPLIED

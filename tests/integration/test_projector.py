@@ -701,3 +701,38 @@ def test_a_projector_whose_generation_was_swapped_stops_and_counts_what_it_appli
     assert result["applied"] <= 3, "only the batch that landed counts"
     assert svc.projector.lag(P).lag == 0 and checkpoint(redis) == total
     check_read_models(redis)
+
+
+def test_a_projector_that_others_overtook_between_its_batches_reads_views_afresh(
+    redis: redis_lib.Redis, redis_url: str
+) -> None:
+    """A catch-up keeps the views it wrote between its batches; another projector (its lock
+    ran out) applying a batch in between must make it read them back, not reuse stale ones."""
+    clock = Clock()
+    svc = services(redis_url, redis, clock)
+    live_through(svc, clock)
+    positions: dict[str, list[int]] = {}
+    for stored in svc.store.read_partition(P, count=10_000):
+        positions.setdefault(stored.stream, []).append(stored.position)
+    # An incident whose first event the slow projector applies, whose second the other one
+    # does, and which has more to come after that.
+    first, second = min((p[0], p[1]) for p in positions.values() if len(p) >= 3)
+    slow = Projector(redis, svc.store, batch_size=first, lock_ttl_ms=1)
+    extend = slow._extend
+    overtaken = []
+
+    def overtake_once(**kwargs: Any) -> Any:
+        if not overtaken:  # after the slow one's first batch, another applies up to `second`
+            other = Projector(redis, svc.store)
+            gen = current_generation(redis, P)
+            batch = svc.store.read_partition(P, after=first, count=second - first)
+            other.apply_batch(P, gen, first, batch)
+            overtaken.append(checkpoint(redis))
+        return extend(**kwargs)
+
+    slow._extend = overtake_once  # type: ignore[method-assign]
+    slow.catch_up(P)
+    assert overtaken == [second]
+    assert checkpoint(redis) == head(redis)
+    check_read_models(redis)
+    assert_same(dump_generation(redis), rebuilt(redis, svc))
