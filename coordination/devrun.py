@@ -47,6 +47,9 @@ def run(config: Config) -> None:
                 str(bin_dir / "gunicorn"),
                 "--bind", f"{config.host}:{config.port}",
                 "--workers", "2",
+                # Threads: a dashboard stream (server-sent events) holds one while it lasts.
+                # Open streams would hold a graceful stop for 30 s; 5 s is enough for the rest.
+                "--worker-class", "gthread", "--threads", "8", "--graceful-timeout", "5",
                 "coordination.api.app:create_app()",
             ],
             env=env,

@@ -212,3 +212,55 @@ def _overdue(spell: Spell, jurisdiction: Jurisdiction, moment: datetime) -> dict
         "due_at": spell.due.astimezone(tz).isoformat(),
         "minutes_late": int((moment - spell.due).total_seconds() // 60),
     }
+
+
+def today(
+    reads: ReadModels,
+    jurisdiction: Jurisdiction,
+    unit: str,
+    day: date,
+    now: datetime,
+    tz: ZoneInfo,
+    min_position: int | None = None,
+    chunk: int = 500,
+) -> dict[str, Any]:
+    """What the live page adds to a unit's figures, read at one generation: the orders its
+    subtree was given on a local day, per hour of their report (24 counts), and the orders
+    overdue now (at the unit holding them, in the subtree), latest first. Reads projections
+    only: the incidents index and the views, then the late deadline spells."""
+    from coordination import keys
+    from coordination.projections import views
+
+    district = jurisdiction.district_of(unit)
+    gen, _ = reads.snapshot(district, min_position)
+    hours = [0] * 24
+    index = keys.incidents_index(district, gen)
+    start = 0
+    while True:
+        ids = reads.redis.zrevrange(index, start, start + chunk - 1)
+        if not ids:
+            break
+        raws = reads.redis.mget([keys.view(district, gen, i.decode()) for i in ids])
+        for raw in raws:
+            if raw is None:
+                continue
+            view = views.decode(raw)
+            local = view.created_at.astimezone(tz)
+            if local.date() == day and jurisdiction.within(view.incident.unit, unit):
+                hours[local.hour] += 1
+        start += chunk
+    moment = as_of(day, now, tz)
+    found = reads.figures(district, day.isoformat(), [], moment, held_now=True)
+    late = sorted(found.late, key=lambda s: (s.due, s.incident, s.deadline.value))
+    return {
+        **_describe(jurisdiction.get(unit)),
+        "district": district,
+        "date": day.isoformat(),
+        "as_of": moment.isoformat(),
+        "position": found.position,
+        "hours": hours,
+        "reported": sum(hours),
+        "overdue": [
+            _overdue(s, jurisdiction, moment) for s in late if jurisdiction.within(s.unit, unit)
+        ],
+    }

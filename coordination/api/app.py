@@ -16,7 +16,16 @@ from coordination.services import build_services
 def create_app(
     config: Config | None = None, redis: Redis | None = None, clock: Clock | None = None
 ) -> Flask:
-    from coordination.api import dashboard, health, incidents, me, reports, staff, units
+    from coordination.api import (
+        dashboard,
+        dashboard_page,
+        health,
+        incidents,
+        me,
+        reports,
+        staff,
+        units,
+    )
 
     config = config or Config.from_env()
     app = Flask("coordination")
@@ -47,6 +56,7 @@ def create_app(
         me.blp,
         health.blp,
         dashboard.blp,
+        dashboard_page.blp,
         reports.blp,
     ):
         api.register_blueprint(blueprint)

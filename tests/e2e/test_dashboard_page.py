@@ -1,0 +1,195 @@
+"""The live dashboard page in a real headless browser: the real API served over HTTP on a
+loopback port (a threaded werkzeug server), a REAL RQ worker projecting, Debian's chromium
+driven by Playwright. The page asks for a token once, shows the district's figures in Chinese,
+and changes when an order is posted, without reloading; a screenshot is kept in
+``test-artifacts/dashboard.png``.
+
+No browser, no pass: a missing chromium fails the test (``.ci/run`` installs it; see the README
+for other machines).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis as redis_lib
+from flask import Flask
+from people import D, report_body
+from werkzeug.serving import make_server
+from worker import RqWorker
+
+from coordination.api.dashboard_page import POLL_SECONDS, streams_stop
+from coordination.config import Config
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def chromium() -> str:
+    """The chromium executable, or a failed test saying how to get one."""
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None and Path("/usr/bin/chromium").exists():
+        found = "/usr/bin/chromium"
+    if found is None:
+        pytest.fail(
+            "chromium is not installed: the dashboard page is tested in a real browser. "
+            "On Debian/Ubuntu: apt-get install -y chromium fonts-noto-cjk (.ci/run does this); "
+            "elsewhere see README 'Live dashboard'."
+        )
+    return found
+
+
+@pytest.fixture
+def base_url(app: Flask) -> Iterator[str]:
+    """The app served over HTTP on a free loopback port, one thread per request (a stream
+    holds its thread)."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        streams_stop(app).set()  # open streams end (their threads outlive the server's loop)
+        server.shutdown()
+        thread.join(10)
+        time.sleep(POLL_SECONDS * 2)
+
+
+@pytest.fixture
+def worker(redis: redis_lib.Redis, redis_url: str, tmp_path: Path) -> Iterator[RqWorker]:
+    started = RqWorker(redis_url, Config().queue, tmp_path / "worker.log").start()
+    try:
+        yield started
+        assert not started.failed_jobs(), started.log_tail()
+    finally:
+        started.close()
+
+
+def post(base_url: str, secret: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    request = urllib.request.Request(
+        base_url + path,
+        data=json.dumps(body).encode(),
+        headers={"Authorization": f"Bearer {secret}", "Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        found: dict[str, Any] = json.loads(response.read())
+        return found
+
+
+def test_the_page_updates_live_without_reloading(
+    base_url: str, worker: RqWorker, tokens: dict[str, str]
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    executable = chromium()
+    dispatcher = tokens[D]
+    post(base_url, dispatcher, "/incidents", report_body("work_order", epidemic=True))
+    worker.wait_idle()
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1600, "height": 1000}, locale="zh-CN")
+            navigations: list[str] = []
+            page.on(
+                "framenavigated",
+                lambda frame: navigations.append(frame.url) if frame is page.main_frame else None,
+            )
+            console: list[str] = []
+            page.on("console", lambda message: console.append(message.text))
+
+            def wait_for(condition: str) -> None:
+                """Wait for a condition; on a timeout, say what the page showed and logged."""
+                try:
+                    page.wait_for_function(condition, timeout=10_000)
+                except Exception as exc:
+                    shown = page.evaluate("document.body.innerText")[:1500]
+                    raise AssertionError(
+                        f"{condition}: {exc}\npage: {shown}\nconsole: {console}"
+                    ) from exc
+
+            page.goto(base_url + "/dashboard")
+            page.fill("#token", dispatcher)
+            page.click("#token-form button")
+            wait_for("document.getElementById('open-total').textContent !== '—'")
+            assert page.locator("#level-handling").get_by_text("陈桥街道").is_visible()
+            assert page.locator("#level-district").get_by_text("港闻区").is_visible()
+            assert page.locator("#level-community").get_by_text("丽都社区").is_visible()
+            assert page.locator("#open-total").text_content() == "1"
+            assert page.locator("#reported-total").text_content() == "1"
+            assert page.locator("#satisfaction-rate").text_content() == "—"  # no visits yet
+            wait_for("document.getElementById('live').textContent === '实时'")
+            bars = "Array.from(document.querySelectorAll('#hours rect.bar'))"
+            hourly = f"{bars}.reduce((n, r) => n + Number(r.dataset.count), 0)"
+            assert page.evaluate(hourly) == 1
+            assert page.evaluate(f"{bars}.length") == 24
+            page.evaluate("window.__marker = 'no reload'")
+            loads = len(navigations)
+
+            post(base_url, dispatcher, "/incidents", report_body("supply_delivery"))
+            wait_for("document.getElementById('open-total').textContent === '2'")
+            wait_for(f"{hourly} === 2")
+            assert page.locator("#reported-total").text_content() == "2"
+            assert page.evaluate("window.__marker") == "no reload"
+            assert len(navigations) == loads, navigations
+            assert page.evaluate("sessionStorage.getItem('coordination.dashboard.token')")
+            # Chinese renders: the street's name is laid out with width, and shows.
+            # (read in one go: a refresh replaces the cards)
+            width = page.evaluate(
+                """Array.from(document.querySelectorAll('#level-handling .unit .name'))
+                   .filter(n => n.textContent === '陈桥街道')
+                   .map(n => n.getBoundingClientRect().width)[0]"""
+            )
+            assert width > 20, width
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
+        finally:
+            browser.close()
+    assert (ARTIFACTS / "dashboard.png").stat().st_size > 10_000
+
+
+def test_the_stream_needs_a_token_and_sends_the_position(
+    base_url: str, tokens: dict[str, str]
+) -> None:
+    for query in ("", "?token=", "?token=nope"):
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(base_url + "/dashboard/stream" + query, timeout=10)
+        assert refused.value.code == 401
+        body = json.loads(refused.value.read())
+        assert body["code"] == 401 and body["message"], body
+    started = time.monotonic()
+    url = f"{base_url}/dashboard/stream?token={tokens[D]}"
+    with urllib.request.urlopen(url, timeout=10) as response:
+        assert response.headers.get_content_type() == "text/event-stream"
+        lines = [response.readline().decode().rstrip("\n") for _ in range(5)]
+    assert lines[:2] == ["retry: 2000", ""], lines
+    assert lines[2] == "event: position", lines
+    assert json.loads(lines[4].removeprefix("data: "))["partition"] == "gangwen", lines
+    assert time.monotonic() - started < 5
+
+
+def test_the_page_loads_without_a_token(base_url: str) -> None:
+    with urllib.request.urlopen(base_url + "/dashboard", timeout=10) as response:
+        assert response.headers.get_content_type() == "text/html"
+        page = response.read().decode()
+    assert '<html lang="zh-CN">' in page and "及时办结率" in page and "满意率" in page
+    assert "目标 100%" in page and "目标 95%" in page
+    assert "http://" not in page.replace("http://www.w3.org/2000/svg", "")  # no CDN
