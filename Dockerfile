@@ -15,5 +15,6 @@ USER app
 WORKDIR /home/app
 EXPOSE 8000
 
-CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--workers", "2", "--access-logfile", "-", \
+CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--workers", "2", "--worker-class", "gthread", \
+     "--threads", "8", "--graceful-timeout", "5", "--access-logfile", "-", \
      "coordination.api.app:create_app()"]

@@ -191,3 +191,13 @@ def test_dockerfile_installs_the_project_as_a_non_root_user() -> None:
     assert any(i == "RUN" and re.search(r"pip install \S", a) for i, a in instructions)
     users = [args for instruction, args in instructions if instruction == "USER"]
     assert users and users[-1] not in ("root", "0")
+
+
+def test_api_serves_dashboard_streams_on_threads_like_make_run(services: dict[str, Any]) -> None:
+    import inspect
+
+    from coordination import devrun
+
+    command = command_of(services["api"])
+    assert option(command, "--worker-class") == "gthread"
+    assert '"--worker-class", "gthread"' in inspect.getsource(devrun.run)
