@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
 .DEFAULT_GOAL := test
-.PHONY: run test lint bench clean venv
+.PHONY: run test lint bench clean venv browser
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -33,7 +33,16 @@ venv: $(VENV)/.installed-dev
 run: $(VENV)/.installed
 	$(BIN)/coordination dev
 
-test: $(VENV)/.installed-dev
+# The dashboard page is tested in a real headless browser: Debian's chromium, with a CJK font
+# so that Chinese renders. Installed here where apt-get can (as root); elsewhere see README.
+browser:
+	@if command -v apt-get >/dev/null 2>&1 && { ! command -v chromium >/dev/null 2>&1 || \
+		! dpkg-query -W -f='$${Status}' fonts-noto-cjk 2>/dev/null | grep -q "ok installed"; }; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk \
+		|| echo "warning: could not install chromium; the browser test will say how" >&2; \
+	fi
+
+test: $(VENV)/.installed-dev browser
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-dev
