@@ -374,7 +374,8 @@ PAGE = """<!doctype html>
     var at = wanted;
     get("/dashboard/today" + query(at)).then(function (today) {
       return get("/dashboard/units/" + today.unit + query(at)).then(function (fig) {
-        shown = Math.max(fig.position, today.position); render(today, fig);
+        // The two reads may land at different positions: what is shown is the older one.
+        shown = Math.min(fig.position, today.position); render(today, fig);
         $("login").hidden = true; $("board").hidden = false;
       });
     }).catch(function (err) {
