@@ -11,8 +11,11 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import redis as redis_lib
 from flask import Flask
 
+from coordination.api.app import create_app
+from coordination.config import Config
 from coordination.domain.access import Role
 from coordination.services import Services
 
@@ -58,6 +61,13 @@ class Clock:
     def advance(self, **delta: float) -> datetime:
         self.now = self.now + timedelta(**delta)
         return self.now
+
+
+def make_app(redis_url: str, redis: redis_lib.Redis, clock: Clock) -> Flask:
+    """The application on the session's server, reading the test's clock."""
+    application = create_app(Config(redis_url=redis_url), redis=redis, clock=lambda: clock.now)
+    application.config["TESTING"] = True
+    return application
 
 
 def report_body(kind: str = "work_order", **overrides: Any) -> dict[str, Any]:

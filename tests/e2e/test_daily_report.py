@@ -27,12 +27,25 @@ import pytest
 import redis as redis_lib
 from click.testing import CliRunner
 from flask import Flask
-from people import ADMIN, CHENQIAO, DISTRICT, FL, HB, HC, LIDU, RESOLVE, VIEWER, Api, Clock, D, at
+from people import (
+    ADMIN,
+    CHENQIAO,
+    DISTRICT,
+    FL,
+    HB,
+    HC,
+    LIDU,
+    RESOLVE,
+    VIEWER,
+    Api,
+    Clock,
+    D,
+    at,
+    make_app,
+)
 from people import report_body as people_report_body
 
-from coordination.api.app import create_app
 from coordination.cli import main
-from coordination.config import Config
 from coordination.reports import CSV_COLUMNS
 from schemas.reports import DailyReportSchema
 
@@ -48,9 +61,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def app(redis_url: str, redis: redis_lib.Redis, clock: Clock) -> Flask:
-    application = create_app(Config(redis_url=redis_url), redis=redis, clock=lambda: clock.now)
-    application.config["TESTING"] = True
-    return application
+    return make_app(redis_url, redis, clock)
 
 
 @pytest.fixture

@@ -39,11 +39,11 @@ from people import (
     Clock,
     D,
     at,
+    make_app,
     report_body,
 )
 from worker import RqWorker
 
-from coordination.api.app import create_app
 from coordination.config import Config
 
 MONDAY = "2026-03-02"
@@ -56,9 +56,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def app(redis_url: str, redis: redis_lib.Redis, clock: Clock) -> Flask:
-    application = create_app(Config(redis_url=redis_url), redis=redis, clock=lambda: clock.now)
-    application.config["TESTING"] = True
-    return application
+    return make_app(redis_url, redis, clock)
 
 
 @pytest.fixture

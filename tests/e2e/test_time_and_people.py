@@ -43,13 +43,13 @@ from people import (
     at,
     interval,
     iso,
+    make_app,
     member_body,
     of_type,
     report_body,
 )
 from worker import RqWorker
 
-from coordination.api.app import create_app
 from coordination.config import Config
 from coordination.domain.deadlines import DeadlineKind
 from coordination.projections.views import View
@@ -63,12 +63,6 @@ QUEUE = Config().queue
 @pytest.fixture
 def clock() -> Clock:
     return Clock(at(2026, 3, 2, 9, 0))  # a Monday
-
-
-def make_app(redis_url: str, redis: redis_lib.Redis, clock: Clock) -> Flask:
-    application = create_app(Config(redis_url=redis_url), redis=redis, clock=lambda: clock.now)
-    application.config["TESTING"] = True
-    return application
 
 
 @pytest.fixture
