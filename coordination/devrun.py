@@ -45,12 +45,8 @@ def run(config: Config) -> None:
         subprocess.Popen(
             [
                 str(bin_dir / "gunicorn"),
+                "--config", "python:coordination.gunicorn_conf",
                 "--bind", f"{config.host}:{config.port}",
-                "--workers", "2",
-                # Threads: a dashboard stream (server-sent events) holds one while it lasts.
-                # Open streams would hold a graceful stop for 30 s; 5 s is enough for the rest.
-                "--worker-class", "gthread", "--threads", "8", "--graceful-timeout", "5",
-                "coordination.api.app:create_app()",
             ],
             env=env,
             start_new_session=True,
