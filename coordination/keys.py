@@ -155,3 +155,15 @@ def deadline_spell_ends(partition: str, gen: int) -> str:
 def demo_day(partition: str, day: str) -> str:
     """Set (once) by ``coordination demo`` for the local day it seeds: a day is seeded once."""
     return f"{tag(partition)}:demo-day:{day}"
+
+
+def unit_changes(partition: str, gen: int) -> str:
+    """Per unit, the last position at which an order in its subtree changed (the order's unit,
+    or a queue it waits in, before or after the event, and their ancestors): what a unit's
+    live stream watches."""
+    return projection_prefix(partition, gen) + "unit-changes"
+
+
+def claimable(partition: str, gen: int, unit: str) -> str:
+    """A community's orders that are handed down and unclaimed, scored by urgency."""
+    return projection_prefix(partition, gen) + f"claimable:{unit}"
