@@ -173,6 +173,13 @@ class EventStore:
         raw = self.redis.lrange(keys.stream(partition, stream_id), 0, -1)
         return [self._load(r) for r in raw]
 
+    def versions(self, partition: str, stream_ids: list[str]) -> list[int]:
+        """The version each stream has reached, in one round trip."""
+        with self.redis.pipeline(transaction=False) as pipe:
+            for stream_id in stream_ids:
+                pipe.llen(keys.stream(partition, stream_id))
+            return [int(n) for n in pipe.execute()]
+
     def read_partition(
         self, partition: str, after: int = 0, count: int = 1000
     ) -> list[StoredEvent]:

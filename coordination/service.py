@@ -22,7 +22,6 @@ from coordination.domain.incident import (
     LeasePolicy,
     RecordBreach,
     ReportIncident,
-    Status,
     TakeOverClaim,
     decide,
     fold,
@@ -44,10 +43,10 @@ from coordination.eventstore import (
 )
 from coordination.projections import staff_views
 from coordination.projections.reads import ReadModels
-from coordination.projections.views import View
 
 Clock = Callable[[], datetime]
-CLAIM_CANDIDATES = 20
+CLAIM_CANDIDATES = 20  # candidates read per round trip
+CLAIM_RETRIES = 3  # a candidate that moved while being claimed is looked at again
 ID_ATTEMPTS = 3  # a new incident's random id that is taken already is drawn again
 
 
@@ -199,31 +198,54 @@ class IncidentService:
             raise RuntimeError("a night emergency needs the duty roster")
         return tuple(m.id for m in on_duty(self.reads.staff(partition, unit), unit, now))
 
-    def claim_next(self, actor: Actor, unit: str, kind: Kind | None = None) -> Written | None:
-        """Claim the most urgent unclaimed order of ``unit``'s queue; None if there is none.
+    def claim_next(
+        self,
+        actor: Actor,
+        unit: str,
+        kind: Kind | None = None,
+        min_position: int | None = None,
+    ) -> Written | None:
+        """Claim the most urgent claimable order of ``unit``; None only if the projection, at
+        ``min_position`` or later, holds none that this person may take.
 
-        The queue is a projection and may lag: a candidate someone else has just claimed is
-        refused by the log, and the next one is tried.
+        The claimable set is a projection and may lag: candidates whose stream has moved
+        since they were projected (most likely claimed by someone else a moment ago) are tried
+        last, and the log refuses any that is no longer claimable.
         """
         if self.reads is None:
             raise RuntimeError("claim_next needs the read models")
         authorize(actor, Action.CLAIM, unit, self.jurisdiction)
         partition = self.jurisdiction.district_of(unit)
-
-        def unclaimed(view: View) -> bool:
-            incident = view.incident
-            return incident.status is Status.HANDED_DOWN and kind in (None, incident.kind)
-
         member = self.staff_member(actor)
         check_may_take(member, Kind.WORK_ORDER)  # a registered, active member at all
-        page = self.reads.queue(partition, unit, unclaimed, limit=CLAIM_CANDIDATES)
-        for view in page.items:
+        gen, _ = self.reads.snapshot(partition, min_position)
+        stale: list[str] = []
+        offset = 0
+        while page := self.reads.claimable(partition, unit, offset, CLAIM_CANDIDATES, gen):
+            offset += CLAIM_CANDIDATES
+            wanted = [v for v in page if kind in (None, v.incident.kind)]
+            versions = self.store.versions(partition, [v.incident.id for v in wanted])
+            for view, version in zip(wanted, versions, strict=True):
+                if version != view.incident.version:
+                    stale.append(view.incident.id)
+                elif (claimed := self._try_claim(actor, view.incident.id, member)) is not None:
+                    return claimed
+        for incident_id in stale:
+            if (claimed := self._try_claim(actor, incident_id, member)) is not None:
+                return claimed
+        return None
+
+    def _try_claim(
+        self, actor: Actor, incident_id: str, member: StaffMember | None
+    ) -> Written | None:
+        """Claim one candidate; None if it is no longer claimable or not for this person."""
+        for _ in range(CLAIM_RETRIES):
             try:
-                return self.claim(actor, view.incident.id, member=member)
-            except (Conflict, InvalidTransition, VersionMismatch, NotFound):
-                continue
-            except NotAllowed:
-                continue  # risky work this person may not take: the next order, then
+                return self.claim(actor, incident_id, member=member)
+            except VersionMismatch:
+                continue  # it moved between reading and appending: look at it again
+            except (Conflict, InvalidTransition, NotFound, NotAllowed):
+                return None  # claimed by someone else, or risky work this person may not take
         return None
 
     def expire_leases(self, partition: str) -> int:

@@ -166,6 +166,7 @@ class Projector:
                 durations: dict[str, int] = {}
                 spells = _SpellWrites()
                 fresh: dict[str, View] = {}
+                changed: dict[str, int] = {}
                 for stream in streams:
                     if staff_views.is_staff_stream(stream):
                         _apply_staff(w, partition, gen, raws[stream], by_stream[stream])
@@ -178,6 +179,8 @@ class Projector:
                         counts.update(views.day_counts(before, new, stored, self.tz))
                         durations.update(views.durations(before, new, stored, self.tz))
                         spells.add(*views.spell_changes(before, new, stored))
+                        for unit in views.units_touched(before, new):
+                            changed[unit] = max(changed.get(unit, 0), stored.position)
                     assert new is not None
                     _write(w, partition, gen, stream, old, new)
                     fresh[stream] = new
@@ -190,6 +193,8 @@ class Projector:
                     by_day.setdefault(day, {})[views.DURATION + rest] = seconds
                 for day, fields in by_day.items():
                     w.hset(keys.daily_counts(partition, gen, day), fields)
+                if changed:
+                    w.hset(keys.unit_changes(partition, gen), changed)
                 w.flush(pipe)
                 spells.write(pipe, partition, gen)
                 pipe.set(checkpoint_key, batch[-1].position)
@@ -300,6 +305,11 @@ def _write(
                 w.count(summary, was[unit], -1)
             if unit in now:
                 w.count(summary, now[unit], 1)
+    was_claimable, now_claimable = views.claimable_at(old), views.claimable_at(new)
+    if was_claimable and was_claimable != now_claimable:
+        w.zrem(keys.claimable(partition, gen, was_claimable), incident_id)
+    if now_claimable:
+        w.zadd(keys.claimable(partition, gen, now_claimable), {incident_id: views.urgency(new)})
     old_holder = old.incident.holder if old else ""
     if old_holder != new.incident.holder:
         if old_holder:

@@ -112,6 +112,15 @@ class ReadModels:
             entries = self.redis.zrange(key, 0, window - 1, withscores=True)
         return self._page(partition, gen, reached, entries, keep, limit)
 
+    def claimable(
+        self, partition: str, unit: str, offset: int = 0, count: int = 50, gen: int | None = None
+    ) -> list[View]:
+        """A community's handed-down, unclaimed orders, most urgent first, from ``offset``."""
+        if gen is None:
+            gen, _ = self.snapshot(partition)
+        ids = self.redis.zrange(keys.claimable(partition, gen, unit), offset, offset + count - 1)
+        return self._views(partition, gen, [i.decode() for i in ids])
+
     def summary(
         self, partition: str, unit: str, min_position: int | None = None
     ) -> tuple[dict[str, dict[str, int]], int]:

@@ -123,6 +123,25 @@ def placements(incident: Incident) -> dict[str, str]:
     return found
 
 
+def claimable_at(view: View | None) -> str | None:
+    """The community whose field staff may claim the order now, if any: one handed down and
+    not yet claimed. Claimed orders stay in the queue but leave this set, so that pulling the
+    next one never has to step over them."""
+    if view is None or view.incident.status is not Status.HANDED_DOWN:
+        return None
+    return view.incident.unit
+
+
+def units_touched(old: View | None, new: View) -> set[str]:
+    """The units at which an event changed something: the order's unit and the queues it
+    waits in, before and after."""
+    units = {new.incident.unit, *placements(new.incident)}
+    if old is not None:
+        units |= {old.incident.unit, *placements(old.incident)}
+    units.discard("")
+    return units
+
+
 def deadline_members(incident: Incident) -> dict[str, float]:
     """The deadline watch's entries for an order: ``<id>|<deadline>`` by due time."""
     return {

@@ -35,6 +35,7 @@ from coordination.domain.incident import (
     ReturnIncident,
     Satisfaction,
     SignFor,
+    Status,
     SupplyItem,
 )
 from coordination.domain.staff import StaffKind
@@ -301,9 +302,12 @@ def check_read_models(redis: redis_lib.Redis, partition: str = P) -> None:
     holdings: dict[str, set[bytes]] = {}
     leases: dict[bytes, float] = {}
     deadlines: dict[bytes, float] = {}
+    claimable: dict[str, dict[bytes, float]] = {}
     for view in found:
         incident = view.incident
         member = incident.id.encode()
+        if incident.status is Status.HANDED_DOWN:
+            claimable.setdefault(incident.unit, {})[member] = views.urgency(view)
         for unit, counted_as in views.placements(incident).items():
             queues.setdefault(unit, {})[member] = views.urgency(view)
             summaries.setdefault(unit, Counter())[counted_as] += 1
@@ -333,3 +337,8 @@ def check_read_models(redis: redis_lib.Redis, partition: str = P) -> None:
     assert actual_holdings == holdings
     assert dict(redis.zrange(keys.leases(partition, gen), 0, -1, withscores=True)) == leases
     assert dict(redis.zrange(keys.deadlines(partition, gen), 0, -1, withscores=True)) == deadlines
+    actual_claimable = {
+        k.decode()[len(prefix + "claimable:") :]: dict(redis.zrange(k, 0, -1, withscores=True))
+        for k in redis.scan_iter(match=prefix + "claimable:*")
+    }
+    assert actual_claimable == claimable

@@ -395,7 +395,11 @@ def test_counters_drop_to_no_field_at_zero_step_by_step(
 
     left = sorted(name.split(":", 2)[2] for name in dump_all(redis))
     # What stays: the views, the index, the checkpoint, and the day's counts (history, kept).
-    assert [n for n in left if not n.startswith(("view:", "day:"))] == ["checkpoint", "incidents"]
+    assert [n for n in left if not n.startswith(("view:", "day:"))] == [
+        "checkpoint",
+        "incidents",
+        "unit-changes",  # when each unit last changed: what its live stream watches
+    ]
     assert [n for n in left if n.startswith("day:")] == [f"day:{NOW.date().isoformat()}"]
     for unit in (DISTRICT, CHENQIAO, LIDU, BINJIANG):
         assert svc.reads.summary(P, unit)[0] == {}
