@@ -25,7 +25,7 @@ class Config:
     night_lease_minutes: float = 10.0
     read_wait_seconds: float = 2.0
     projector_batch: int = 1000
-    projector_lock_seconds: float = 30.0
+    projector_lock_seconds: float = 1.5
     tick_seconds: int = 5
     calendar_file: Path = DEFAULT_CALENDAR_FILE
     sign_working_days: int = 1

@@ -40,7 +40,8 @@ local result = '"version":' .. (current + n) .. ',"position":' .. position .. '}
 if idem_prefix ~= '' then
   redis.call('SET', KEYS[4], idem_prefix .. ',' .. result, 'EX', tonumber(ARGV[4]))
 end
-local triggered = redis.call('SET', KEYS[5], '1', 'NX', 'EX', 60) and 1 or 0
+-- A pending catch-up lost with its worker lapses soon: a later append enqueues another.
+local triggered = redis.call('SET', KEYS[5], '1', 'NX', 'PX', 2000) and 1 or 0
 return {'ok', '{' .. result, triggered}
 """
 

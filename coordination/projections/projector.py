@@ -66,7 +66,7 @@ class Projector:
         redis: Redis,
         store: EventStore,
         batch_size: int = 1000,
-        lock_ttl_ms: int = 30_000,
+        lock_ttl_ms: int = 1_500,
         before_commit: Callable[[int], None] | None = None,
         rebuild_grace_seconds: float = 2.0,
         timezone: str = "Asia/Shanghai",
@@ -84,13 +84,20 @@ class Projector:
     # --- catching up ----------------------------------------------------------------------
 
     def catch_up(self, partition: str) -> int:
-        """Apply every event after the checkpoint; the number applied (0 if another holds the
-        lock, which then sees whatever this call was for)."""
+        """Apply every event after the checkpoint; the number applied (0 if another projector
+        holds the lock and keeps it alive: it then sees whatever this call was for).
+
+        A lock whose holder died lapses within its short TTL (a live holder extends it after
+        every batch), and this call waits that long to take over rather than leave the
+        projections stalled until the next trigger.
+        """
         applied = 0
         while True:
             token = self._acquire(keys.projector_lock(partition))
             if token is None:
-                return applied
+                if self._holder_is_alive(partition):
+                    return applied
+                continue
             try:
                 gen = current_generation(self.redis, partition)
                 applied += self._run(partition, gen, token)
@@ -262,6 +269,19 @@ class Projector:
         if self.redis.set(key, token, nx=True, px=ttl_ms or self.lock_ttl_ms):
             return token
         return None
+
+    def _holder_is_alive(self, partition: str) -> bool:
+        """Wait while another projector holds the lock: True if it still holds it after the
+        lock's TTL (so it extends it: alive) or caught up meanwhile; False once it is free."""
+        lock = keys.projector_lock(partition)
+        deadline = time.monotonic() + self.lock_ttl_ms / 1000 + 0.1
+        while time.monotonic() < deadline:
+            if not self.redis.exists(lock):
+                return False
+            if self.lag(partition).lag <= 0:
+                return True
+            time.sleep(0.02)
+        return True
 
     def _wait_for_lock(self, partition: str, seconds: float) -> str:
         deadline = time.monotonic() + seconds
