@@ -13,6 +13,8 @@ DEFAULT_CALENDAR_FILE = Path(__file__).parent / "data" / "calendar.toml"
 @dataclass(frozen=True)
 class Config:
     redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_timeout_seconds: float = 0.5
+    redis_connect_timeout_seconds: float = 0.25
     units_file: Path = DEFAULT_UNITS_FILE
     timezone: str = "Asia/Shanghai"
     idempotency_ttl_seconds: int = 24 * 3600
@@ -39,6 +41,14 @@ class Config:
         data_dir = Path(env.get("COORDINATION_DATA_DIR", str(cls.data_dir)))
         return cls(
             redis_url=env.get("REDIS_URL") or running_server_url(data_dir) or cls.redis_url,
+            redis_timeout_seconds=float(
+                env.get("COORDINATION_REDIS_TIMEOUT_SECONDS", cls.redis_timeout_seconds)
+            ),
+            redis_connect_timeout_seconds=float(
+                env.get(
+                    "COORDINATION_REDIS_CONNECT_TIMEOUT_SECONDS", cls.redis_connect_timeout_seconds
+                )
+            ),
             units_file=Path(env.get("COORDINATION_UNITS_FILE", str(DEFAULT_UNITS_FILE))),
             timezone=env.get("COORDINATION_TIMEZONE", cls.timezone),
             idempotency_ttl_seconds=int(

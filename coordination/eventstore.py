@@ -16,8 +16,10 @@ from typing import Any
 
 from redis import Redis
 from redis.client import Pipeline
+from redis.exceptions import RedisError
 
 from coordination import keys
+from coordination.connection import is_unavailable
 from coordination.mapper import Mapper, default_mapper
 
 APPEND = """
@@ -50,6 +52,15 @@ class IdempotencyKeyReused(Exception):
     """The same idempotency key was sent before with another request."""
 
 
+class WriteOutcomeUnknown(Exception):
+    """The store failed while an append was under way: it may or may not have landed. A retry
+    with the same idempotency key tells which."""
+
+    def __init__(self, idempotency: Idempotency | None) -> None:
+        super().__init__("the store did not confirm the append")
+        self.idempotency = idempotency
+
+
 class ConcurrencyConflict(Exception):
     """The stream has moved past the version the writer expected."""
 
@@ -80,6 +91,12 @@ class Idempotency:
     principal: str
     key: str
     request_hash: str
+    fresh: bool = False  # drawn by the server for this request: nothing can be recorded yet
+
+    @classmethod
+    def drawn(cls, principal: str, request_hash: str = "") -> Idempotency:
+        """A key of the server's own, for a write whose client sent none."""
+        return cls(principal, "auto-" + uuid.uuid4().hex, request_hash, fresh=True)
 
 
 @dataclass(frozen=True)
@@ -130,16 +147,21 @@ class EventStore:
             idem_key = keys.idempotency(partition, idempotency.principal, idempotency.key)
             idem_prefix = "{" + _pair("hash", idempotency.request_hash) + ","
             idem_prefix += _pair("stream", stream_id)
-        status, payload, *rest = self._append(
-            keys=[
-                keys.log(partition),
-                keys.head(partition),
-                keys.stream(partition, stream_id),
-                idem_key,
-                keys.trigger(partition),
-            ],
-            args=[expected_version, len(records), idem_prefix, self.idempotency_ttl, *records],
-        )
+        try:
+            status, payload, *rest = self._append(
+                keys=[
+                    keys.log(partition),
+                    keys.head(partition),
+                    keys.stream(partition, stream_id),
+                    idem_key,
+                    keys.trigger(partition),
+                ],
+                args=[expected_version, len(records), idem_prefix, self.idempotency_ttl, *records],
+            )
+        except RedisError as exc:
+            if is_unavailable(exc):
+                raise WriteOutcomeUnknown(idempotency) from exc
+            raise
         if status == b"conflict":
             raise ConcurrencyConflict(stream_id, expected_version, int(payload))
         if status == b"duplicate":

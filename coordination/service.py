@@ -97,9 +97,11 @@ class IncidentService:
         self, actor: Actor, fields: dict[str, Any], idempotency: Idempotency | None = None
     ) -> Written:
         """Record a new incident and dispatch it to the unit that owns its place."""
+        # Keyed always: an append retried after a lost reply must not draw a second id.
+        idempotency = idempotency or Idempotency.drawn(actor.subject)
         place_unit = self.jurisdiction.resolve(fields["place"])
         partition = self.jurisdiction.district_of(place_unit.id)
-        if idempotency and (replay := self._replay(partition, idempotency)):
+        if replay := self._earlier(partition, idempotency):
             return replay
         try:
             authorize(actor, Action.REPORT, place_unit.id, self.jurisdiction)
@@ -129,7 +131,7 @@ class IncidentService:
     ) -> Written:
         """Carry out one command on an existing incident (``check`` may refuse it first)."""
         partition = self.partition_of(incident_id)
-        if idempotency and (replay := self._replay(partition, idempotency)):
+        if replay := self._earlier(partition, idempotency):
             return replay
         try:
             state, history = self.load(actor, incident_id)
@@ -142,7 +144,7 @@ class IncidentService:
         except (DomainError, VersionMismatch):
             # A retry that overlapped its first attempt finds the incident already changed
             # by that attempt: it gets the first result, like any later retry.
-            if idempotency and (replay := self._replay(partition, idempotency)):
+            if replay := self._earlier(partition, idempotency):
                 return replay
             raise
 
@@ -301,6 +303,12 @@ class IncidentService:
             return self._replay(partition, idempotency)  # type: ignore[arg-type,return-value]
         history = history + list(recorded.events)
         return Written(fold(e.event for e in history), history, recorded.position)
+
+    def _earlier(self, partition: str, idempotency: Idempotency | None) -> Written | None:
+        """The first result under the client's idempotency key, if it sent one that was used."""
+        if idempotency is None or idempotency.fresh:
+            return None
+        return self._replay(partition, idempotency)
 
     def _replay(self, partition: str, idempotency: Idempotency) -> Written | None:
         if (found := self.store.replay(partition, idempotency)) is None:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from redis import Redis
 
 from coordination.config import Config
+from coordination.connection import connect
 from coordination.domain.calendar import WorkingCalendar
 from coordination.domain.deadlines import DeadlinePolicy
 from coordination.domain.incident import LeasePolicy
@@ -50,7 +51,7 @@ class Services:
 def build_services(
     config: Config, redis: Redis | None = None, clock: Clock | None = None
 ) -> Services:
-    redis = redis or Redis.from_url(config.redis_url)
+    redis = redis or connect(config)
     jurisdiction = load_jurisdiction(config)
     store = EventStore(redis, idempotency_ttl=config.idempotency_ttl_seconds)
     reads = ReadModels(redis, wait_seconds=config.read_wait_seconds)

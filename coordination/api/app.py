@@ -22,6 +22,7 @@ def create_app(
         health,
         incidents,
         me,
+        outage,
         reports,
         staff,
         units,
@@ -61,4 +62,5 @@ def create_app(
     ):
         api.register_blueprint(blueprint)
     errors.register(app)
+    outage.register(app)
     return app

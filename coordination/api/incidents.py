@@ -6,7 +6,7 @@ import hashlib
 import re
 from typing import Any
 
-from flask import request
+from flask import g, request
 from flask.views import MethodView
 from flask_smorest import abort
 
@@ -44,11 +44,12 @@ def service() -> IncidentService:
     return services().incidents
 
 
-def idempotency() -> Idempotency | None:
+def idempotency() -> Idempotency:
+    """The request's idempotency key: the client's, or one drawn here and returned in the
+    ``Idempotency-Key`` header of the answer, so that a write whose outcome the client could
+    not learn (a 503, a lost connection) can always be retried without writing twice."""
     key = request.headers.get("Idempotency-Key")
-    if key is None:
-        return None
-    if not IDEMPOTENCY_KEY.match(key):
+    if key is not None and not IDEMPOTENCY_KEY.match(key):
         problem = "1 to 128 letters, digits or . _ : -"
         abort(
             422,
@@ -58,7 +59,12 @@ def idempotency() -> Idempotency | None:
     digest = hashlib.sha256()
     for part in (request.method.encode(), request.path.encode(), request.get_data()):
         digest.update(len(part).to_bytes(8, "big") + part)
-    return Idempotency(current_token().id, key, digest.hexdigest())
+    if key is None:
+        found = Idempotency.drawn(current_token().id, digest.hexdigest())
+    else:
+        found = Idempotency(current_token().id, key, digest.hexdigest())
+    g.idempotency_key = found.key
+    return found
 
 
 def expected_version(data: dict[str, Any]) -> int | None:
