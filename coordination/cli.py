@@ -182,6 +182,15 @@ def scheduler() -> None:
 
 
 @main.command()
+@click.option("--burst", is_flag=True, help="Drain the queue once, then exit.")
+def worker(burst: bool) -> None:
+    """Run the RQ worker of the projections and the tick; it rides out store outages."""
+    from coordination.worker import run
+
+    run(Config.from_env(), burst=burst)
+
+
+@main.command()
 def dev() -> None:
     """Run everything locally: embedded server, API, worker, demo tokens (Ctrl-C stops)."""
     from coordination.devrun import run

@@ -16,9 +16,7 @@ from coordination.domain.staff import StaffKind
 from coordination.embedded import EmbeddedServer
 from coordination.services import Services, build_services
 
-# Jobs run in the worker's own process: a catch-up is visible ~10 ms after its append instead of
-# ~100 ms (a forked child imports the app for every job); a job that crashes the process takes
-# the worker down with it, and the next start resumes from the checkpoint.
+# Kept for the compose file's ``rq worker`` line until it runs ``coordination worker`` too.
 WORKER_CLASS = "rq.worker.SimpleWorker"
 
 DEMO_TOKENS = [
@@ -41,33 +39,18 @@ def run(config: Config) -> None:
         print(f"embedded server: {server.url} (data and AOF in {config.data_dir / 'redis'})")
     env = {**os.environ, "REDIS_URL": config.redis_url}
     bin_dir = Path(sys.executable).parent
-    processes = [
-        subprocess.Popen(
+    children = [
+        Child(
+            "api",
             [
                 str(bin_dir / "gunicorn"),
                 "--config", "python:coordination.gunicorn_conf",
                 "--bind", f"{config.host}:{config.port}",
             ],
-            env=env,
-            start_new_session=True,
+            env,
         ),
-        subprocess.Popen(
-            [
-                str(bin_dir / "rq"), "worker",
-                "--url", config.redis_url,
-                "--serializer", "json",
-                "--worker-class", WORKER_CLASS,
-                "--with-scheduler",
-                config.queue,
-            ],
-            env=env,
-            start_new_session=True,
-        ),
-        subprocess.Popen(
-            [str(bin_dir / "coordination"), "scheduler"],
-            env=env,
-            start_new_session=True,
-        ),
+        Child("worker", [str(bin_dir / "coordination"), "worker"], env),
+        Child("scheduler", [str(bin_dir / "coordination"), "scheduler"], env),
     ]  # fmt: skip
     # Children run in sessions of their own: Ctrl-C or SIGTERM reaches this process alone,
     # which stops the API and the worker before the server they write to.
@@ -75,24 +58,74 @@ def run(config: Config) -> None:
     signal.signal(signal.SIGTERM, _interrupt)
     signal.signal(signal.SIGINT, _interrupt)
     try:
+        for child in children:
+            child.start()
         print_demo(config)
-        while all(p.poll() is None for p in processes):
+        while True:  # a child (or the server) that dies is started again, not the end of all
+            if server is not None and not server.running:
+                print("the embedded server exited; starting it again", file=sys.stderr)
+                server.start()
+            for child in children:
+                child.keep_alive()
             time.sleep(0.5)
-        print("a process exited; stopping the rest", file=sys.stderr)
     except KeyboardInterrupt:
         pass
     finally:
-        for process in processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in processes:
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        for child in children:
+            child.terminate()
+        for child in children:
+            child.wait()
         if server is not None:
             server.stop()
             url_file.unlink(missing_ok=True)
+
+
+class Child:
+    """One process of the local run, started again with backoff whenever it exits."""
+
+    BACKOFF_SECONDS = (0.5, 10.0)  # the first wait before a restart, and the longest
+
+    def __init__(self, name: str, argv: list[str], env: dict[str, str]) -> None:
+        self.name, self.argv, self.env = name, argv, env
+        self.process: subprocess.Popen[bytes] | None = None
+        self.started = 0.0
+        self.wait_seconds = self.BACKOFF_SECONDS[0]
+        self.restart_at: float | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(self.argv, env=self.env, start_new_session=True)
+        self.started = time.monotonic()
+        self.restart_at = None
+
+    def keep_alive(self) -> None:
+        now = time.monotonic()
+        if self.restart_at is not None:
+            if now >= self.restart_at:
+                self.start()
+            return
+        if self.process is None or (code := self.process.poll()) is None:
+            return
+        if now - self.started > 60:
+            self.wait_seconds = self.BACKOFF_SECONDS[0]  # it had been running: a new failure
+        print(
+            f"{self.name} exited with code {code}; starting it again in {self.wait_seconds:.1f} s",
+            file=sys.stderr,
+            flush=True,
+        )
+        self.restart_at = now + self.wait_seconds
+        self.wait_seconds = min(self.wait_seconds * 2, self.BACKOFF_SECONDS[1])
+
+    def terminate(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+
+    def wait(self) -> None:
+        if self.process is None:
+            return
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
 
 
 DEMO_STAFF = {

@@ -64,6 +64,10 @@ class EmbeddedServer:
         return f"redis://{self.host}:{self.port}/0"
 
     @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    @property
     def pid(self) -> int | None:
         """The server's process id, or None when not running."""
         return self._proc.pid if self._proc is not None else None

@@ -11,26 +11,39 @@ from __future__ import annotations
 import logging
 import threading
 
-from redis import Redis
+from redis.exceptions import RedisError
 from rq import Queue
 from rq.serializers import JSONSerializer
 
 from coordination import keys
 from coordination.config import Config
+from coordination.connection import connect, is_unavailable
 
 TICK = "workers.jobs.tick"
+BACKOFF_SECONDS = (0.2, 5.0)  # the first wait while the store is unavailable, and the longest
 log = logging.getLogger(__name__)
 
 
 def run(config: Config, stop: threading.Event | None = None) -> None:
-    """Enqueue a tick every ``config.tick_seconds`` until ``stop`` is set."""
+    """Enqueue a tick every ``config.tick_seconds`` until ``stop`` is set; while the store
+    is unavailable, try again with backoff instead of exiting."""
     stop = stop or threading.Event()
-    redis = Redis.from_url(config.redis_url)
+    redis = connect(config)
     queue = Queue(config.queue, connection=redis, serializer=JSONSerializer)
     interval = config.tick_seconds
+    backoff = BACKOFF_SECONDS[0]
     while not stop.is_set():
-        redis.set(keys.scheduler_heartbeat(), "1", ex=3 * interval)
-        if redis.set(keys.tick_slot(), "1", nx=True, ex=interval):
-            # A tick not started within a few intervals is dropped: a newer one follows.
-            queue.enqueue(TICK, job_timeout=600, ttl=max(30, 3 * interval), result_ttl=60)
+        try:
+            redis.set(keys.scheduler_heartbeat(), "1", ex=3 * interval)
+            if redis.set(keys.tick_slot(), "1", nx=True, ex=interval):
+                # A tick not started within a few intervals is dropped: a newer one follows.
+                queue.enqueue(TICK, job_timeout=600, ttl=max(30, 3 * interval), result_ttl=60)
+        except RedisError as exc:
+            if not is_unavailable(exc):
+                raise
+            log.warning("store unavailable (%s); the tick again in %.1f s", exc, backoff)
+            stop.wait(backoff)
+            backoff = min(backoff * 2, BACKOFF_SECONDS[1])
+            continue
+        backoff = BACKOFF_SECONDS[0]
         stop.wait(interval)

@@ -1,0 +1,62 @@
+"""The RQ worker of ``make run`` and compose, which rides out store outages.
+
+``rq worker`` quits when the server is briefly gone (a timeout, a heartbeat or a job's bookkeeping
+failing on a dead connection, a server still loading its AOF). Here the same worker (a
+``SimpleWorker``: jobs run in its own process) is started again with backoff after any such
+exit, until it is asked to stop (SIGTERM or Ctrl-C, handled by RQ as a warm shutdown).
+A job cut off by the outage is not lost work: catch-ups resume from the checkpoint, and the
+periodic tick starts them again.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from redis import Redis
+from rq import Queue
+from rq.serializers import JSONSerializer
+from rq.worker import SimpleWorker
+
+from coordination.config import Config
+
+log = logging.getLogger(__name__)
+BACKOFF_SECONDS = (0.2, 5.0)  # the first wait after an exit, and the longest
+
+
+class Worker(SimpleWorker):
+    """A SimpleWorker that remembers whether it was asked to stop."""
+
+    stopping = False
+
+    def request_stop(self, signum: Any, frame: Any) -> None:
+        self.stopping = True
+        super().request_stop(signum, frame)
+
+
+def run(config: Config, burst: bool = False) -> None:
+    """Work the queue until asked to stop; start again after any exit an outage caused."""
+    wait, longest = BACKOFF_SECONDS
+    while True:
+        redis = Redis.from_url(config.redis_url, socket_connect_timeout=1.0)
+        started = time.monotonic()
+        worker: Worker | None = None
+        try:
+            worker = Worker(
+                [Queue(config.queue, connection=redis, serializer=JSONSerializer)],
+                connection=redis,
+                serializer=JSONSerializer,
+            )
+            worker.work(burst=burst)
+        except Exception as exc:  # noqa: BLE001 - RQ's start-up and teardown need the store
+            log.warning("the worker failed: %s", exc)
+        finally:
+            redis.close()
+        if burst or (worker is not None and worker.stopping):
+            return
+        if time.monotonic() - started > 60:
+            wait = BACKOFF_SECONDS[0]  # it had been working: a fresh outage
+        log.warning("the worker exited (the store may be unavailable); again in %.1f s", wait)
+        time.sleep(wait)
+        wait = min(wait * 2, longest)
