@@ -26,6 +26,7 @@ class Config:
     lease_minutes: float = 30.0
     night_lease_minutes: float = 10.0
     read_wait_seconds: float = 2.0
+    read_waiting_max: int = 32
     projector_batch: int = 1000
     projector_lock_seconds: float = 1.5
     tick_seconds: int = 5
@@ -65,6 +66,7 @@ class Config:
             read_wait_seconds=float(
                 env.get("COORDINATION_READ_WAIT_SECONDS", cls.read_wait_seconds)
             ),
+            read_waiting_max=int(env.get("COORDINATION_READ_WAITING_MAX", cls.read_waiting_max)),
             projector_batch=int(env.get("COORDINATION_PROJECTOR_BATCH", cls.projector_batch)),
             projector_lock_seconds=float(
                 env.get("COORDINATION_PROJECTOR_LOCK_SECONDS", cls.projector_lock_seconds)

@@ -54,7 +54,9 @@ def build_services(
     redis = redis or connect(config)
     jurisdiction = load_jurisdiction(config)
     store = EventStore(redis, idempotency_ttl=config.idempotency_ttl_seconds)
-    reads = ReadModels(redis, wait_seconds=config.read_wait_seconds)
+    reads = ReadModels(
+        redis, wait_seconds=config.read_wait_seconds, max_waiting=config.read_waiting_max
+    )
     calendar = load_calendar(config.calendar_file, config.timezone)
     deadlines = DeadlinePolicy(
         sign_working_days=config.sign_working_days,

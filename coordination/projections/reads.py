@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -44,23 +45,41 @@ class Page:
 
 
 class ReadModels:
-    def __init__(self, redis: Redis, wait_seconds: float = 2.0) -> None:
+    def __init__(self, redis: Redis, wait_seconds: float = 2.0, max_waiting: int = 32) -> None:
         self.redis = redis
         self.wait_seconds = wait_seconds
+        # Reads waiting for a position at once, in this process: more are answered at once.
+        self.waiting = threading.BoundedSemaphore(max_waiting)
 
     def snapshot(self, partition: str, min_position: int | None = None) -> tuple[int, int]:
-        """The generation and checkpoint to read at, once it has reached ``min_position``."""
-        deadline = time.monotonic() + self.wait_seconds
-        delay = 0.001
-        while True:
-            gen = current_generation(self.redis, partition)
-            reached = int(self.redis.get(keys.checkpoint(partition, gen)) or 0)
-            if min_position is None or reached >= min_position:
-                return gen, reached
-            if time.monotonic() >= deadline:
-                raise NotYetVisible(min_position, reached)
-            time.sleep(delay)
-            delay = min(delay * 2, 0.05)
+        """The generation and checkpoint to read at, once it has reached ``min_position``.
+
+        The wait is bounded: by ``wait_seconds``, by the number of reads waiting at once, and
+        not at all for a position the log has not reached (nothing written yet can be read).
+        """
+        gen, reached = self._checkpoint(partition)
+        if min_position is None or reached >= min_position:
+            return gen, reached
+        if int(self.redis.get(keys.head(partition)) or 0) < min_position:
+            raise NotYetVisible(min_position, reached)
+        if not self.waiting.acquire(blocking=False):
+            raise NotYetVisible(min_position, reached)
+        try:
+            deadline = time.monotonic() + self.wait_seconds
+            delay = 0.001
+            while time.monotonic() < deadline:
+                time.sleep(delay)
+                delay = min(delay * 2, 0.05)
+                gen, reached = self._checkpoint(partition)
+                if reached >= min_position:
+                    return gen, reached
+            raise NotYetVisible(min_position, reached)
+        finally:
+            self.waiting.release()
+
+    def _checkpoint(self, partition: str) -> tuple[int, int]:
+        gen = current_generation(self.redis, partition)
+        return gen, int(self.redis.get(keys.checkpoint(partition, gen)) or 0)
 
     def incident(
         self, partition: str, incident_id: str, min_position: int | None = None
