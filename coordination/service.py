@@ -243,7 +243,9 @@ class IncidentService:
         """Claim one candidate; None if it is no longer claimable or not for this person."""
         for _ in range(CLAIM_RETRIES):
             try:
-                return self.claim(actor, incident_id, member=member)
+                # Keyed, so that an append retried after a lost reply is not a lost race.
+                keyed = Idempotency.drawn(actor.subject)
+                return self.claim(actor, incident_id, idempotency=keyed, member=member)
             except VersionMismatch:
                 continue  # it moved between reading and appending: look at it again
             except (Conflict, InvalidTransition, NotFound, NotAllowed):
