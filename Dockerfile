@@ -15,6 +15,8 @@ USER app
 WORKDIR /home/app
 EXPOSE 8000
 
-CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--workers", "2", "--worker-class", "gthread", \
-     "--threads", "8", "--graceful-timeout", "5", "--access-logfile", "-", \
-     "coordination.api.app:create_app()"]
+# The serving settings (gevent worker, timeouts, limits, the redacting access log) are in
+# coordination/gunicorn_conf.py, shared with make run and compose; the command adds the bind
+# and the access log on stdout.
+CMD ["gunicorn", "--config", "python:coordination.gunicorn_conf", "--bind", "0.0.0.0:8000", \
+     "--access-logfile", "-"]

@@ -1,13 +1,40 @@
-"""How the API is served under gunicorn: ``gunicorn -c python:coordination.gunicorn_conf``.
+"""How the API is served under gunicorn: ``gunicorn --config python:coordination.gunicorn_conf``.
 
-One place for ``make run``, the image and compose, so that all three serve alike.
+One place for ``make run``, the image and compose, so that all three serve alike; the command
+line adds only ``--bind`` (and, in the image, ``--access-logfile -``).
+
+Liveness first: dashboard streams (server-sent events, open for minutes) and slow clients must
+never starve a dispatcher's request. gunicorn's gevent worker serves each connection on a
+greenlet, so neither holds one of a few threads (the gthread worker, 2 x 8 threads, was held by
+18 streams or 20 slow clients; ``python -m bench.flood`` has the figures). Each phase of a
+request has a bound:
+
+* the wait for a request's headers (the first one's too): ``keepalive`` seconds, after which
+  the gevent worker closes the connection;
+* its body: ``request_body_timeout`` seconds from the end of the headers, then ``408``
+  (coordination.serving.body, put in front of the app by ``post_worker_init``);
+* its size: the request line and header limits below (gunicorn answers ``414``/``431``, and
+  here in the API's JSON error shape), the body's ``MAX_CONTENT_LENGTH`` (the app's ``413``);
+* connections per worker: ``worker_connections`` (half of them may be dashboard streams).
 """
+
+from coordination.serving.hooks import serving_hook
 
 bind = "127.0.0.1:8000"
 workers = 2
-# Threads: a dashboard stream (server-sent events) holds one while it lasts.
-worker_class = "gthread"
-threads = 8
+worker_class = "coordination.serving.green.GeventWorker"
+worker_connections = 1000
+# Under gevent, also the request header timeout: idle time plus the headers' arrival.
+keepalive = 5
+request_body_timeout = 10.0  # not a gunicorn setting: read by the hook below
+# The longest request line the API needs is a list query with a cursor (~300 bytes); a
+# stream's URL with its token is ~110. Headers: a browser sends ~15, none long.
+limit_request_line = 2048
+limit_request_fields = 50
+limit_request_field_size = 4096
 # Open streams would hold a graceful stop for 30 s; 5 s is enough for the rest.
 graceful_timeout = 5
+# Access lines without token secrets (the dashboard stream's ``?token=``).
+logger_class = "coordination.serving.accesslog.RedactingLogger"
 wsgi_app = "coordination.api.app:create_app()"
+post_worker_init = serving_hook(request_body_timeout)

@@ -57,12 +57,6 @@ def option(command: list[str], name: str) -> str:
     return command[command.index(name) + 1]
 
 
-def factory_of(command: list[str]) -> str:
-    factories = [arg for arg in command if FACTORY.match(arg)]
-    assert len(factories) == 1, command
-    return factories[0]
-
-
 def environment(service: dict[str, Any]) -> dict[str, str]:
     env = service.get("environment") or {}
     if isinstance(env, list):
@@ -125,13 +119,46 @@ def test_redis_url_points_at_the_redis_service(services: dict[str, Any], service
     assert Config.from_env(environment(services[service])).redis_url == url.geturl()
 
 
+def gunicorn_config(command: list[str]) -> Any:
+    """The module a gunicorn command takes its configuration from (``python:<module>``)."""
+    location = option(command, "--config")
+    assert location.startswith("python:"), "the configuration is a module of the package"
+    return importlib.import_module(location.removeprefix("python:"))
+
+
 def test_api_runs_the_app_factory_under_gunicorn(services: dict[str, Any]) -> None:
     command = command_of(services["api"])
     assert command[0] == "gunicorn"
-    match = FACTORY.match(factory_of(command))
+    assert not [arg for arg in command if FACTORY.match(arg)], "the app comes from the config"
+    match = FACTORY.match(gunicorn_config(command).wsgi_app)
     assert match is not None
     factory = getattr(importlib.import_module(match["module"]), match["name"])
     assert callable(factory)
+
+
+def test_api_serves_with_the_shipped_worker_logger_and_limits(services: dict[str, Any]) -> None:
+    from gunicorn.glogging import Logger
+    from gunicorn.util import load_class
+    from gunicorn.workers.base import Worker
+
+    from coordination.serving.accesslog import RedactingLogger
+
+    conf = gunicorn_config(command_of(services["api"]))
+    assert issubclass(load_class(conf.worker_class), Worker)
+    logger = load_class(conf.logger_class)
+    assert issubclass(logger, Logger) and issubclass(logger, RedactingLogger)
+    assert conf.keepalive > 0, "keepalive bounds reading a request's headers"
+    assert conf.worker_connections > 0 and conf.request_body_timeout > 0
+    assert callable(conf.post_worker_init)
+
+
+@pytest.mark.parametrize("where", ["compose", "Dockerfile"])
+def test_api_logs_access_through_the_redacting_logger(services: dict[str, Any], where: str) -> None:
+    command = command_of(services["api"]) if where == "compose" else dockerfile_cmd()
+    assert option(command, "--access-logfile") == "-"
+    assert "--logger-class" not in command, "the config's logger redacts tokens"
+    for overridden in ("--worker-class", "-k", "--threads", "--keep-alive", "--workers", "-w"):
+        assert overridden not in command, f"{overridden} would override the shipped config"
 
 
 def test_api_listens_on_the_published_port(services: dict[str, Any]) -> None:
@@ -177,12 +204,8 @@ def test_worker_url_is_the_one_the_app_reads(services: dict[str, Any]) -> None:
     assert environment(worker)["REDIS_URL"] == environment(services["api"])["REDIS_URL"]
 
 
-def test_dockerfile_runs_the_same_factory_as_compose(services: dict[str, Any]) -> None:
-    cmd = dockerfile_cmd()
-    api = command_of(services["api"])
-    assert cmd[0] == "gunicorn"
-    assert factory_of(cmd) == factory_of(api)
-    assert option(cmd, "--bind") == option(api, "--bind")
+def test_dockerfile_runs_the_same_command_as_compose(services: dict[str, Any]) -> None:
+    assert dockerfile_cmd() == command_of(services["api"])
 
 
 def test_dockerfile_installs_the_project_as_a_non_root_user() -> None:
@@ -193,11 +216,10 @@ def test_dockerfile_installs_the_project_as_a_non_root_user() -> None:
     assert users and users[-1] not in ("root", "0")
 
 
-def test_api_serves_dashboard_streams_on_threads_like_make_run(services: dict[str, Any]) -> None:
+def test_api_serves_with_the_same_config_as_make_run(services: dict[str, Any]) -> None:
     import inspect
 
     from coordination import devrun
 
-    command = command_of(services["api"])
-    assert option(command, "--worker-class") == "gthread"
-    assert '"--worker-class", "gthread"' in inspect.getsource(devrun.run)
+    location = option(command_of(services["api"]), "--config")
+    assert f'"--config", "{location}"' in inspect.getsource(devrun.run)
