@@ -9,6 +9,7 @@ import click
 from coordination.config import Config
 from coordination.domain.access import Actor, Role
 from coordination.services import build_services
+from coordination.tokens import Token
 
 
 @click.group()
@@ -24,14 +25,20 @@ def tokens() -> None:
 @tokens.command("create")
 @click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
 @click.option("--unit", required=True, help="Unit id, e.g. gangwen/chenqiao.")
-@click.option("--name", required=True, help="Who holds it; recorded as the actor of events.")
+@click.option(
+    "--name",
+    required=True,
+    help="Who holds it, recorded as the actor of events; for a field token, the staff id.",
+)
 def create_token(role: str, unit: str, name: str) -> None:
     """Create a token and print it once; only its hash is stored."""
     services = build_services(Config.from_env())
     if unit not in services.jurisdiction:
         raise click.BadParameter(f"unknown unit {unit!r}", param_hint="--unit")
+    staff_id = None
     if role == Role.FIELD.value:
-        # Field tokens belong to a registered staff member: claims record who.
+        # Field tokens belong to a registered staff member, and follow them: claims record
+        # who, and deactivating or moving the member revokes or moves the token.
         member = services.incidents.staff_member(Actor(name, Role.FIELD, unit))
         if member is None or not member.active or member.unit != unit:
             raise click.BadParameter(
@@ -39,16 +46,21 @@ def create_token(role: str, unit: str, name: str) -> None:
                 "(POST /staff) and give their staff id as --name",
                 param_hint="--name",
             )
-    secret, token = services.tokens.create(Role(role), unit, name)
-    click.echo(f"{token.id}\t{token.role.value}\t{token.unit}\t{token.name}", err=True)
+        staff_id = member.id
+    secret, token = services.tokens.create(Role(role), unit, name, staff_id)
+    click.echo(_row(token), err=True)
     click.echo(secret)
 
 
 @tokens.command("list")
 def list_tokens() -> None:
-    """List tokens (never their secrets)."""
+    """List tokens (never their secrets): id, role, unit, name and a field token's staff id."""
     for token in build_services(Config.from_env()).tokens.list():
-        click.echo(f"{token.id}\t{token.role.value}\t{token.unit}\t{token.name}")
+        click.echo(_row(token))
+
+
+def _row(token: Token) -> str:
+    return "\t".join((token.id, token.role.value, token.unit, token.name, token.staff_id))
 
 
 @tokens.command("revoke")

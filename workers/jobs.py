@@ -1,15 +1,20 @@
 """RQ job entry points: thin functions with small JSON arguments that call into coordination/.
 
 Each builds what it needs from configuration (once per process) and is idempotent: the
-projector tracks positions, and the domain refuses to expire a lease twice.
+projector tracks positions, the domain refuses to expire a lease twice, and a token already in
+line with its member is left alone.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 
 from coordination.config import Config
 from coordination.services import Services, build_services
+from coordination.tokens import MOVE
+
+log = logging.getLogger(__name__)
 
 
 @functools.cache
@@ -32,9 +37,24 @@ def watch_deadlines(partition: str) -> int:
     return services().incidents.watch_deadlines(partition)
 
 
+def sweep_tokens() -> dict[str, int]:
+    """Revoke the field tokens of members deactivated (or never registered) and move those of
+    members moved to another unit, reading each member from the log; how many of each.
+
+    Heals a crash between a staff event's append and the token change that follows it."""
+    changes = services().tokens.sweep(services().incidents.staff_member)
+    moved = sum(change.action == MOVE for change in changes)
+    return {"revoked": len(changes) - moved, "moved": moved}
+
+
 def tick() -> dict[str, dict[str, int]]:
-    """The periodic sweep: catch up what a lost trigger missed, expire leases, and watch
-    deadlines (then catch up again, so that breaches show at once)."""
+    """The periodic sweep: bring field tokens in line with their members, catch up what a lost
+    trigger missed, expire leases, and watch deadlines (then catch up again, so that breaches
+    show at once). What it did per partition (the tokens' changes are logged)."""
+    try:
+        sweep_tokens()
+    except Exception:  # the leases and deadlines are not held up by it: the next tick retries
+        log.exception("the field-token sweep failed")
     done = {}
     for partition in services().partitions:
         applied = catch_up(partition)

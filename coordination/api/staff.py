@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from flask.views import MethodView
@@ -11,6 +12,7 @@ from coordination.api.incidents import expected_version, idempotency
 from coordination.api.parsing import Blueprint
 from coordination.api.reading import services
 from coordination.domain import staff as domain
+from coordination.domain.staff import StaffMember
 from coordination.mapper import to_data
 from coordination.staffing import StaffService, StaffWritten
 from schemas.staff import (
@@ -23,12 +25,25 @@ from schemas.staff import (
     StaffWrittenSchema,
 )
 
+log = logging.getLogger(__name__)
 blp = Blueprint("staff", __name__, url_prefix="/staff", description="Staff and duty")
 blp.before_request(authenticate)
 
 
 def staffing() -> StaffService:
     return services().staff
+
+
+def follow_tokens(member: StaffMember) -> None:
+    """Revoke or move the member's field tokens now, as the log has the member after the write.
+
+    The write is in the log already: if this fails (or the process dies first), the periodic
+    tick's sweep does it within seconds, so the answer stays the write's."""
+    svc = services()
+    try:
+        svc.tokens.sweep(svc.incidents.staff_member, staff_id=member.id)
+    except Exception:
+        log.exception("field tokens of %s not brought in line; the tick will", member.id)
 
 
 def written(result: StaffWritten, status: int) -> tuple[dict[str, Any], int, dict[str, str]]:
@@ -52,7 +67,9 @@ class StaffMembers(MethodView):
     def post(self, data: dict[str, Any]) -> Any:
         """Register a staff member of a unit in your subtree."""
         data.pop("expected_version", None)
-        return written(staffing().register(current_actor(), data, idempotency()), 201)
+        result = staffing().register(current_actor(), data, idempotency())
+        follow_tokens(result.member)
+        return written(result, 201)
 
 
 @blp.route("/<staff_id>")
@@ -71,6 +88,7 @@ def _command_route(path: str, schema: type, make: Any, summary: str) -> None:
         expected = expected_version(data)
         command = make(data, **view_args)
         result = staffing().execute(current_actor(), staff_id, command, expected, idempotency())
+        follow_tokens(result.member)
         return written(result, 200)
 
     post.__doc__ = summary
@@ -82,13 +100,13 @@ _command_route(
     "profile",
     ProfileSchema,
     lambda d: domain.UpdateStaff(**d),
-    "Change a member's profile: name, unit, cadre or volunteer, party member, trained.",
+    "Change a member's profile (name, unit, kind, party, training); field tokens follow a move.",
 )
 _command_route(
     "deactivate",
     DeactivateStaffSchema,
     lambda d: domain.DeactivateStaff(**d),
-    "Deactivate a member: off duty, and no more claims.",
+    "Deactivate a member: off duty, no more claims, and their field tokens revoked.",
 )
 _command_route(
     "shifts",

@@ -143,7 +143,7 @@ class ExpireClaim:
 class ResolveIncident:
     summary: str
     signed_off_by: str
-    by: str = ""  # a field worker resolving: must hold the claim, if there is one
+    by: str = ""  # a field worker resolving: must hold the claim; "" for the unit's behalf
 
 
 @dataclass(frozen=True)
@@ -572,11 +572,20 @@ def _expire(command: ExpireClaim, state: Incident, ctx: Context) -> list[Event]:
     return [ClaimExpired(holder=state.holder)]
 
 
+def _check_holds(state: Incident, worker: str) -> None:
+    """A field worker resolves only what they have claimed, not what waits in the queue (a
+    quarantine visit they could not claim, say); a handler resolves on the unit's behalf."""
+    if state.status is not Status.CLAIMED:
+        raise NotAllowed(f"{worker} has not claimed it: claim it first", field="holder")
+    if state.holder != worker:
+        raise NotAllowed(f"held by {state.holder}, not {worker}", field="holder")
+
+
 @_decide.register
 def _resolve(command: ResolveIncident, state: Incident, ctx: Context) -> list[Event]:
     _require(state, "resolve", Status.SIGNED, Status.HANDED_DOWN, Status.CLAIMED)
-    if state.status is Status.CLAIMED and command.by and command.by != state.holder:
-        raise NotAllowed(f"held by {state.holder}, not {command.by}", field="holder")
+    if command.by:
+        _check_holds(state, command.by)
     if not command.summary.strip():
         raise DomainError("a resolution says what was done", field="summary")
     if not command.signed_off_by.strip():

@@ -3,7 +3,9 @@
 For each cell an incident is set up (by the dispatcher and the street's handler) in the state
 where the action applies, then the token under test tries it. In its subtree and allowed: 2xx and
 the log moves; in its subtree but its role may not: 403; outside its subtree: 404, as if the
-incident did not exist; a report for a place outside the reporter's unit: 403. Refusals write
+incident did not exist; a report for a place outside the reporter's unit: 403. Field staff
+resolve only what they have claimed, so the community's own field token resolving an unclaimed
+order is a 422 naming the holder (a handler resolves on the unit's behalf). Refusals write
 nothing. Viewers read residents' names, phones and addresses masked; everyone else in full.
 """
 
@@ -66,7 +68,7 @@ TABLE_ROWS: dict[str, tuple[int, ...]] = {
     "sign-for": (403, 200, 404, 404, 404, 403, 404, 200, 404),
     "return": (403, 200, 404, 404, 404, 403, 404, 200, 404),
     "hand-down": (403, 200, 404, 404, 404, 403, 404, 200, 404),
-    "resolve": (403, 200, 404, 200, 404, 403, 404, 200, 404),
+    "resolve": (403, 200, 404, 422, 404, 403, 404, 200, 404),
     "return-visit": (200, 403, 404, 403, 404, 403, 404, 200, 404),
     "close": (200, 403, 404, 403, 404, 403, 404, 200, 404),
     "GET": (200, 200, 404, 200, 404, 200, 404, 200, 404),
@@ -156,7 +158,10 @@ PLACE_UNITS = {"丽都": "gangwen/chenqiao/lidu", "望海": "gangwen/binjiang/wa
 
 
 def forbidden_field(action: str, token: str, status: int) -> tuple[str, ...]:
-    """What a 403 names: the place of a report outside the reporter's unit, else the role."""
+    """What a 403 names: the place of a report outside the reporter's unit, else the role; a
+    422 (a field token resolving what it has not claimed) names the holder."""
+    if status == 422:
+        return ("holder",)
     if status != 403:
         return ()
     state, place, *_ = ACTIONS[action]

@@ -76,6 +76,16 @@ class Life:
         self.version, self.position = written["version"], written["position"]
         return incident
 
+    def claim(self, as_: str, *, unit: str) -> dict[str, Any]:
+        """Claim the incident as a field token: field staff resolve only what they hold."""
+        response = self.http.client.post(
+            f"/incidents/{self.id}/claim", json={}, headers=self.http.auth(as_)
+        )
+        written = self.http.ok(response, 200)
+        incident = self._check(response, written, status="claimed", unit=unit, events=1)
+        assert incident["holder"] == as_, incident
+        return incident
+
     def get(self, as_: str = D) -> dict[str, Any]:
         # Read your writes: ask for at least the position of the last write.
         response = self.http.get(as_, self.id, min_position=self.position)
@@ -131,6 +141,8 @@ FULL_LIFE = [
     "ReturnVisitRecorded",
     "IncidentClosed",
 ]
+# Field staff claim before they resolve; a handler resolves on the community's behalf.
+FIELD_LIFE = [*FULL_LIFE[:4], "IncidentClaimed", *FULL_LIFE[4:]]
 
 
 @pytest.mark.parametrize(
@@ -174,12 +186,16 @@ FULL_LIFE = [
 def test_full_life_of_each_kind_through_http(
     life: Life,
     report_body: Callable[..., dict[str, Any]],
+    register_staff: Callable[..., str],
     kind: str,
     extra: dict[str, Any],
     place: str,
     community: str,
     resolver: str,
 ) -> None:
+    field_staff = resolver.startswith("field@")
+    if field_staff:
+        register_staff(resolver, f"{CHENQIAO}/{community}", "社区志愿者", quarantine_trained=True)
     body = report_body(kind, place=place, **extra)
     reported = life.report(body, status="dispatched", unit=CHENQIAO)
     assert reported["kind"] == kind
@@ -198,6 +214,8 @@ def test_full_life_of_each_kind_through_http(
 
     life.act(HC, "sign-for", {"note": "已签收"}, status="signed", unit=CHENQIAO)
     life.act(HC, "hand-down", {}, status="handed_down", unit=f"{CHENQIAO}/{community}")
+    if field_staff:
+        life.claim(resolver, unit=f"{CHENQIAO}/{community}")
     resolved = life.act(
         resolver,
         "resolve",
@@ -223,7 +241,7 @@ def test_full_life_of_each_kind_through_http(
     assert final["resolution"] == "已上门处理完毕"
     assert final["reopened"] == 0
     assert final["created_at"] <= final["updated_at"]
-    assert life.event_types() == FULL_LIFE
+    assert life.event_types() == (FIELD_LIFE if field_staff else FULL_LIFE)
 
 
 NIGHT_EMERGENCY_AT_HUAQIAO = {
@@ -236,7 +254,7 @@ NOTHING_QUEUED: dict[str, Any] = {"total": 0, "by_state": {}, "by_state_and_kind
 
 
 def test_night_emergency_at_a_community_goes_straight_to_the_community(
-    life: Life, report_body: Callable[..., dict[str, Any]]
+    life: Life, report_body: Callable[..., dict[str, Any]], register_staff: Callable[..., str]
 ) -> None:
     # No staff are registered at Huaqiao, so nobody is on duty there now.
     body = report_body("night_emergency", **NIGHT_EMERGENCY_AT_HUAQIAO)
@@ -272,6 +290,8 @@ def test_night_emergency_at_a_community_goes_straight_to_the_community(
         },
     )
 
+    register_staff(FH, HUAQIAO, "花桥志愿者")  # not on duty: registered after the report
+    life.claim(FH, unit=HUAQIAO)
     life.act(
         FH,
         "resolve",
@@ -286,6 +306,7 @@ def test_night_emergency_at_a_community_goes_straight_to_the_community(
         "IncidentReported",
         "IncidentDispatched",
         "IncidentEscalated",
+        "IncidentClaimed",
         "IncidentResolved",
         "ReturnVisitRecorded",
         "IncidentClosed",
@@ -396,8 +417,12 @@ def test_returned_order_is_never_closed_and_is_redispatched(
 
 
 def test_unsatisfied_return_visit_reopens_to_the_same_community(
-    life: Life, http: Any, report_body: Callable[..., dict[str, Any]]
+    life: Life,
+    http: Any,
+    report_body: Callable[..., dict[str, Any]],
+    register_staff: Callable[..., str],
 ) -> None:
+    register_staff(FL, f"{CHENQIAO}/lidu", "丽都志愿者", quarantine_trained=True)
     life.report(report_body("quarantine_visit", place="丽都"), status="dispatched", unit=CHENQIAO)
     life.act(HC, "sign-for", status="signed", unit=CHENQIAO)
     life.act(
@@ -408,6 +433,7 @@ def test_unsatisfied_return_visit_reopens_to_the_same_community(
         unit=f"{CHENQIAO}/lidu",
     )
     resolve = {"summary": "已上门测温", "signed_off_by": "丽都书记"}
+    life.claim(FL, unit=f"{CHENQIAO}/lidu")
     life.act(FL, "resolve", resolve, status="resolved", unit=f"{CHENQIAO}/lidu")
 
     reopened = life.act(
@@ -425,6 +451,7 @@ def test_unsatisfied_return_visit_reopens_to_the_same_community(
     assert http.act(D, life.id, "close").status_code == 422
 
     again = {"summary": "再次上门, 已送体温计", "signed_off_by": "丽都书记"}
+    life.claim(FL, unit=f"{CHENQIAO}/lidu")
     resolved = life.act(FL, "resolve", again, status="resolved", unit=f"{CHENQIAO}/lidu")
     assert resolved["resolution"] == again["summary"]
     life.act(
@@ -444,9 +471,11 @@ def test_unsatisfied_return_visit_reopens_to_the_same_community(
         "IncidentDispatched",
         "IncidentSignedFor",
         "IncidentHandedDown",
+        "IncidentClaimed",
         "IncidentResolved",
         "ReturnVisitRecorded",
         "IncidentReopened",
+        "IncidentClaimed",
         "IncidentResolved",
         "ReturnVisitRecorded",
         "IncidentClosed",
