@@ -85,7 +85,11 @@ class StaffService:
         new_unit: str | None,
     ) -> StaffWritten:
         partition = self.partition(actor)
-        if idempotency and (replay := self._replay(partition, idempotency)):
+        if (
+            idempotency
+            and not idempotency.fresh
+            and (replay := self._replay(partition, idempotency))
+        ):
             return replay
         try:
             if new_unit is None:
@@ -106,7 +110,11 @@ class StaffService:
                 events, actor, now, idempotency,
             )  # fmt: skip
         except (DomainError, VersionMismatch):
-            if idempotency and (replay := self._replay(partition, idempotency)):
+            if (
+                idempotency
+                and not idempotency.fresh
+                and (replay := self._replay(partition, idempotency))
+            ):
                 return replay
             raise
         if recorded.duplicate:
