@@ -158,9 +158,9 @@ def demo_day(partition: str, day: str) -> str:
 
 
 def unit_changes(partition: str, gen: int) -> str:
-    """Per unit, the last position at which an order in its subtree changed (the order's unit,
-    or a queue it waits in, before or after the event, and their ancestors): what a unit's
-    live stream watches."""
+    """Per unit, the last position at which an order changed there (held by the unit, or
+    waiting in its queue, before or after the event). A unit's live stream watches the
+    largest of its subtree's fields."""
     return projection_prefix(partition, gen) + "unit-changes"
 
 
