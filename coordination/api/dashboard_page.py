@@ -24,6 +24,7 @@ error shape with ``Retry-After``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import secrets
@@ -31,7 +32,7 @@ import select
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -161,7 +162,8 @@ class Stream(MethodView):
             hub.release(token.id, stream_id)
             raise
         lifetime = float(current_app.config.get("DASHBOARD_STREAM_SECONDS", STREAM_SECONDS))
-        body = EventStream(hub, sub, lifetime, client_socket(request.environ))
+        serving = current_app.config.get("DASHBOARD_SERVING")  # the worker hook's
+        body = EventStream(hub, sub, lifetime, client_socket(request.environ), serving)
         return Response(
             body,
             content_type="text/event-stream; charset=utf-8",
@@ -366,12 +368,18 @@ class EventStream:
     server when the response ends, however it ends) to give its place back."""
 
     def __init__(
-        self, hub: StreamHub, sub: Subscription, lifetime: float, sock: Any = None
+        self,
+        hub: StreamHub,
+        sub: Subscription,
+        lifetime: float,
+        sock: Any = None,
+        serving: Callable[[], bool] | None = None,
     ) -> None:
         self.hub = hub
         self.sub = sub
         self.lifetime = lifetime
         self.sock = sock
+        self.serving = serving  # False once the server is stopping
         self._closed = False
 
     def __iter__(self) -> Iterator[str]:
@@ -398,6 +406,13 @@ class EventStream:
                 last_sent = now
                 yield ": heartbeat\n\n"
             left = self.lifetime - (now - started)
+            if self.serving is not None and not self.serving():
+                # The worker is stopping: end, and let the connection close after the last
+                # chunk rather than wait (kept alive) for a request that would come too late.
+                if self.sock is not None:
+                    with contextlib.suppress(OSError):
+                        self.sock.shutdown(socket.SHUT_RD)
+                return
             if left <= 0 or client_gone(self.sock):
                 return
             sub.event.wait(min(WAKE_SECONDS, left, HEARTBEAT_SECONDS - (now - last_sent)))

@@ -8,7 +8,9 @@ application is loaded:
 * caps the dashboard streams one process holds open (``DASHBOARD_MAX_STREAMS``) by what the
   worker can hold without starving other requests: half its ``worker_connections`` for an
   asynchronous worker (gevent), half its threads otherwise (gthread; a sync worker, one thread,
-  holds no stream at all).
+  holds no stream at all);
+* lets the streams know when the worker stops (``DASHBOARD_SERVING``): they end within a
+  second, so that a graceful stop does not wait ``graceful_timeout`` for them.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ def serving_hook(request_body_timeout: float) -> Callable[[Any], None]:
         max_bytes = None
         if config is not None:
             config["DASHBOARD_MAX_STREAMS"] = stream_cap(worker)
+            config["DASHBOARD_SERVING"] = lambda: bool(worker.alive)
             max_bytes = config.get("MAX_CONTENT_LENGTH")
         worker.wsgi = BodyDeadline(app, request_body_timeout, max_bytes)
 

@@ -378,3 +378,21 @@ def test_threaded_workers_bound_a_slow_body_too(redis_url: str, tmp_path: Path) 
         assert_json_error(raw(server.port, b"NOT A REQUEST\r\n\r\n"), 400)
     finally:
         stop(server)
+
+
+def test_a_graceful_stop_ends_open_streams_instead_of_waiting_for_them(
+    redis_url: str, tmp_path: Path, store: TokenStore
+) -> None:
+    secret, _ = store.create(Role.VIEWER, "gangwen", "wall")
+    server = start_gunicorn(redis_url, tmp_path / "stop", "--workers", "1")
+    try:
+        sock = open_stream(server.port, secret)
+        stopping = time.monotonic()
+        server.proc.send_signal(signal.SIGTERM)
+        closed, _ = closed_within(sock, gunicorn_conf.graceful_timeout)
+        sock.close()
+        assert closed, "the stream outlived the worker's graceful stop"
+        server.proc.wait(10)
+        assert time.monotonic() - stopping < gunicorn_conf.graceful_timeout - 1
+    finally:
+        stop(server)
