@@ -13,6 +13,9 @@ SECRET_PARAMETERS = frozenset({"token"})
 # Headers whose whole value is a credential.
 SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
 
+# A token's secret wherever it appears (coordination.tokens.PREFIX and token_urlsafe(32)):
+# gunicorn quotes a malformed header line whole in its error, ``Authorization Bearer cdn_...``.
+_SECRET = re.compile(r"cdn_[A-Za-z0-9_\-]{16,}")
 # ``name=value`` at the start of a text or after ``?``, ``&`` or ``;``: in a request line, a
 # query string, a URL (a referer). The value runs to the next ``&``, blank or quote, so that a
 # fragment or a ``;`` behind it is dropped with it rather than kept.
@@ -20,7 +23,10 @@ _PAIR = re.compile(r"(?P<lead>^|[?&;])(?P<name>[^=&;?#\s\"]+)=(?P<value>[^&\s\"]
 
 
 def redact(text: str) -> str:
-    """``text`` with the value of every secret query parameter replaced by ``[redacted]``."""
+    """``text`` with the value of every secret query parameter, and anything shaped like a
+    token's secret, replaced by ``[redacted]``."""
+    if "cdn_" in text:
+        text = _SECRET.sub(REDACTED, text)
     if "=" not in text:
         return text
     return _PAIR.sub(_pair, text)

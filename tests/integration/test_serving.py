@@ -178,10 +178,12 @@ def test_no_token_secret_reaches_the_logs(served: Server, store: TokenStore) -> 
         f"Referer: http://x/dashboard?token={secret}#top\r\nConnection: close\r\n\r\n",
         f"GET /dashboard/stream?token=nope{secret} HTTP/1.1\r\nHost: x\r\n"
         "Connection: close\r\n\r\n",
-        # refused by gunicorn (400): its message quotes the request line
+        # refused by gunicorn (400): its messages quote the request line, a header line
         f"GET /dashboard/stream?token={secret}\x01 HTTP/1.1\r\nHost: x\r\n\r\n",
+        f"GET /dashboard/today HTTP/1.1\r\nHost: x\r\nAuthorization Bearer {secret}\r\n\r\n",
     ]
     answers = [raw(served.port, request.encode()) for request in requests]
+    assert_json_error(answers[-2], 400)
     assert_json_error(answers[-1], 400)
     assert not [answer for answer in answers if secret.encode() in answer]
     # Streams, the name of the parameter percent-encoded too: logged when they end.
@@ -201,6 +203,17 @@ def test_no_token_secret_reaches_the_logs(served: Server, store: TokenStore) -> 
     assert secret not in logs, [line for line in logs.splitlines() if secret in line]
     assert secret.removeprefix("cdn_")[:12] not in logs
     assert "token=[redacted]" in served.access_log.read_text()
+
+
+def test_secrets_are_recognised_by_their_shape_too() -> None:
+    from coordination import tokens
+    from coordination.serving.redact import redact
+
+    secret = tokens.PREFIX + "x" * 43
+    assert tokens.PREFIX == "cdn_", "coordination/serving/redact.py knows the prefix"
+    assert redact(f"Invalid HTTP Header: 'Authorization Bearer {secret}'") == (
+        "Invalid HTTP Header: 'Authorization Bearer [redacted]'"
+    )
 
 
 def test_the_logger_redacts_every_atom_that_may_carry_a_secret() -> None:
