@@ -179,15 +179,9 @@ def test_api_healthcheck_url_is_served_by_the_app(services: dict[str, Any], redi
     assert response.json["redis"] == "ok", "the health check must reach Redis"
 
 
-def test_worker_serves_the_configured_queue_with_json(services: dict[str, Any]) -> None:
-    command = command_of(services["worker"])
-    assert command[:2] == ["rq", "worker"]
-    assert command[-1] == Config().queue
-    assert option(command, "--serializer") == "json"
-    assert "--with-scheduler" in command
-    from coordination.devrun import WORKER_CLASS
-
-    assert option(command, "--worker-class") == WORKER_CLASS, "the same worker as make run"
+def test_worker_is_the_one_that_rides_out_outages(services: dict[str, Any]) -> None:
+    """``coordination worker``, as make run runs it (tests/integration/test_ride_out.py)."""
+    assert command_of(services["worker"]) == ["coordination", "worker"]
 
 
 def test_scheduler_runs_the_tick_scheduler(services: dict[str, Any]) -> None:
@@ -200,8 +194,8 @@ def test_scheduler_runs_the_tick_scheduler(services: dict[str, Any]) -> None:
 
 def test_worker_url_is_the_one_the_app_reads(services: dict[str, Any]) -> None:
     worker = services["worker"]
-    assert option(command_of(worker), "--url") == environment(worker)["REDIS_URL"]
     assert environment(worker)["REDIS_URL"] == environment(services["api"])["REDIS_URL"]
+    assert Config.from_env(environment(worker)).queue == Config().queue
 
 
 def test_dockerfile_runs_the_same_command_as_compose(services: dict[str, Any]) -> None:
