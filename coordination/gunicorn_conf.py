@@ -38,3 +38,6 @@ graceful_timeout = 5
 logger_class = "coordination.serving.accesslog.RedactingLogger"
 wsgi_app = "coordination.api.app:create_app()"
 post_worker_init = serving_hook(request_body_timeout)
+# gunicorn's control socket (gunicornc) is one path under the home directory, shared by every
+# copy on the machine: one stopping removes another's. Nothing here uses it.
+control_socket_disable = True
