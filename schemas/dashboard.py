@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, fields
+
+from schemas.base import Day, MinPosition, RequestSchema
 
 RATE = "A fraction floored to 4 decimals; null when there is nothing to divide by (shown as —)."
 NEAREST_RANK = "Seconds since the (latest) dispatch, by the nearest-rank method; null of none."
 
 
-class DashboardQueryArgsSchema(Schema):
-    date = fields.Date(metadata={"description": "The local day of the day's figures; today."})
-    min_position = fields.Integer(
-        strict=False,
-        validate=validate.Range(min=0),
-        metadata={"description": "Wait (bounded) until the projections reach this position."},
-    )
+class DashboardQueryArgsSchema(RequestSchema):
+    date = Day(metadata={"description": "The local day of the day's figures; today."})
+    min_position = MinPosition()
 
 
 class OpenSchema(Schema):

@@ -7,13 +7,14 @@ from typing import Any
 from marshmallow import Schema, fields, post_load, validate
 
 from coordination.domain.incident import Category, Contact, Kind, Priority, Satisfaction, SupplyItem
+from schemas.base import Pattern, RequestSchema, Version, WholeNumber
 
 SHORT = validate.Length(min=1, max=100)
 NOTE = validate.Length(max=1000)
-PHONE = validate.Regexp(r"\+?[0-9][0-9 -]{4,19}\Z", error="Not a phone number.")
+PHONE = Pattern(r"\+?[0-9][0-9 -]{4,19}", error="Not a phone number.")
 
 
-class ContactSchema(Schema):
+class ContactSchema(RequestSchema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=50))
     phone = fields.String(required=True, validate=PHONE)
 
@@ -22,9 +23,9 @@ class ContactSchema(Schema):
         return Contact(**data)
 
 
-class SupplyItemSchema(Schema):
+class SupplyItemSchema(RequestSchema):
     item = fields.String(required=True, validate=SHORT)
-    quantity = fields.Integer(required=True, strict=True, validate=validate.Range(1, 1_000_000))
+    quantity = WholeNumber(required=True, validate=validate.Range(1, 1_000_000))
     measure = fields.String(load_default="piece", validate=validate.Length(min=1, max=20))
 
     @post_load
@@ -32,7 +33,7 @@ class SupplyItemSchema(Schema):
         return SupplyItem(**data)
 
 
-class ReportIncidentSchema(Schema):
+class ReportIncidentSchema(RequestSchema):
     kind = fields.Enum(Kind, by_value=True, required=True)
     title = fields.String(required=True, validate=validate.Length(min=1, max=200))
     description = fields.String(load_default="", validate=validate.Length(max=4000))
@@ -52,8 +53,8 @@ class ReportIncidentSchema(Schema):
         return {**data, "items": tuple(data["items"])}
 
 
-class ExpectedVersionSchema(Schema):
-    expected_version = fields.Integer(strict=True, validate=validate.Range(min=0))
+class ExpectedVersionSchema(RequestSchema):
+    expected_version = Version()
 
 
 class DispatchSchema(ExpectedVersionSchema):

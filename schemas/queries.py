@@ -5,15 +5,12 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from coordination.domain.incident import Kind, Status
-from schemas.incidents import IncidentSchema
+from schemas.base import MinPosition, RequestSchema
+from schemas.incidents import ExpectedVersionSchema, IncidentSchema
 
 
-class ReadArgsSchema(Schema):
-    min_position = fields.Integer(
-        strict=False,
-        validate=validate.Range(min=0),
-        metadata={"description": "Wait (bounded) until the projections reach this position."},
-    )
+class ReadArgsSchema(RequestSchema):
+    min_position = MinPosition()
 
 
 class PageArgsSchema(ReadArgsSchema):
@@ -34,13 +31,12 @@ class QueueQueryArgsSchema(PageArgsSchema):
     pass
 
 
-class ClaimNextSchema(Schema):
+class ClaimNextSchema(RequestSchema):
     kind = fields.Enum(Kind, by_value=True, load_default=None)
 
 
-class ReleaseSchema(Schema):
+class ReleaseSchema(ExpectedVersionSchema):
     reason = fields.String(load_default="", validate=validate.Length(max=1000))
-    expected_version = fields.Integer(strict=True, validate=validate.Range(min=0))
 
 
 class PageSchema(Schema):

@@ -4,20 +4,17 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from schemas.base import Day, MinPosition, RequestSchema
 from schemas.dashboard import DayFiguresSchema
 
 
-class DailyReportQueryArgsSchema(Schema):
-    date = fields.Date(required=True, metadata={"description": "The local day reported on."})
+class DailyReportQueryArgsSchema(RequestSchema):
+    date = Day(required=True, metadata={"description": "The local day reported on."})
     district = fields.String(
         validate=validate.Length(min=1, max=100),
         metadata={"description": "The district; the caller's by default."},
     )
-    min_position = fields.Integer(
-        strict=False,
-        validate=validate.Range(min=0),
-        metadata={"description": "Wait (bounded) until the projections reach this position."},
-    )
+    min_position = MinPosition()
 
 
 class ReportKindSchema(DayFiguresSchema):

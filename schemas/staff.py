@@ -5,9 +5,10 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from coordination.domain.staff import StaffKind
+from schemas.base import Day, MinPosition, Moment, Pattern, RequestSchema
 from schemas.incidents import SHORT, ExpectedVersionSchema, Timestamp
 
-STAFF_ID = validate.Regexp(r"[a-z0-9][a-z0-9._-]{1,63}\Z", error="2-64 of a-z 0-9 . _ -")
+STAFF_ID = Pattern(r"[a-z0-9][a-z0-9._-]{1,63}", error="2-64 of a-z 0-9 . _ -")
 
 
 class ProfileSchema(ExpectedVersionSchema):
@@ -28,8 +29,8 @@ class DeactivateStaffSchema(ExpectedVersionSchema):
 
 class ScheduleShiftSchema(ExpectedVersionSchema):
     shift_id = fields.String(required=True, validate=STAFF_ID)
-    start = fields.AwareDateTime(required=True)
-    end = fields.AwareDateTime(required=True)
+    start = Moment(required=True)
+    end = Moment(required=True)
 
 
 class CancelShiftSchema(ExpectedVersionSchema):
@@ -66,9 +67,9 @@ class StaffListSchema(Schema):
     items = fields.List(fields.Nested(StaffMemberSchema))
 
 
-class DutyArgsSchema(Schema):
-    night = fields.Date(metadata={"description": "The night after this local date; tonight."})
-    min_position = fields.Integer(validate=validate.Range(min=0))
+class DutyArgsSchema(RequestSchema):
+    night = Day(metadata={"description": "The night after this local date; tonight."})
+    min_position = MinPosition()
 
 
 class IntervalSchema(Schema):
@@ -91,9 +92,9 @@ class DutySchema(Schema):
     communities = fields.List(fields.Nested(CommunityDutySchema))
 
 
-class StatsArgsSchema(Schema):
-    date = fields.Date(required=True)
-    min_position = fields.Integer(validate=validate.Range(min=0))
+class StatsArgsSchema(RequestSchema):
+    date = Day(required=True, metadata={"description": "The local day counted."})
+    min_position = MinPosition()
 
 
 class StatsSchema(Schema):

@@ -4,7 +4,8 @@
      "errors": {"json": {"place": ["unknown place or unit: '火星'"]}}}
 
 flask-smorest already answers HTTP errors (and webargs' validation errors) in this shape; the
-handlers here map the domain's and the service's errors onto it.
+handlers here map the domain's and the service's errors onto it, and the spec documents, on
+every operation, the errors it can give.
 """
 
 from __future__ import annotations
@@ -14,16 +15,114 @@ from http import HTTPStatus
 from typing import Any
 
 import flask_smorest
+from apispec import BasePlugin
 from flask import Flask, jsonify
-from werkzeug.exceptions import HTTPException
+from flask_smorest.utils import prepare_response
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from coordination.domain.access import Forbidden, OutOfScope
 from coordination.domain.errors import Conflict, DomainError
 from coordination.eventstore import IdempotencyKeyReused
 from coordination.projections.reads import NotYetVisible
 from coordination.service import NotFound, VersionMismatch
+from schemas.errors import ErrorSchema
 
 log = logging.getLogger(__name__)
+
+TEXT = {"schema": {"type": "string"}}
+# Each error answer: the name of its response in the spec, what it means, the headers it has.
+ERROR_RESPONSES: dict[int, tuple[str, str, dict[str, Any]]] = {
+    400: ("BadJson", "The body is not JSON that can be read.", {}),
+    401: (
+        "Unauthenticated",
+        "No bearer token, or an unknown or revoked one.",
+        {"WWW-Authenticate": {"description": "Bearer, with the error if any.", **TEXT}},
+    ),
+    403: (
+        "Forbidden",
+        "The caller's role may not do this, or (reporting) the place is outside its subtree.",
+        {},
+    ),
+    404: (
+        "NotFound",
+        "No such incident, unit or staff member, or one outside the caller's subtree: it does "
+        "not exist for the caller.",
+        {},
+    ),
+    409: (
+        "Conflict",
+        "Not the version expected (If-Match or expected_version), or someone else was first.",
+        {"ETag": {"description": "The current version, after a version conflict.", **TEXT}},
+    ),
+    413: ("TooLarge", "The body is over the size limit (64 KiB by default).", {}),
+    415: ("NotJson", "A body that is not application/json.", {}),
+    422: (
+        "Invalid",
+        "An invalid body, query or header (errors names each field at fault), or a command "
+        "the state does not allow.",
+        {},
+    ),
+    503: (
+        "Unavailable",
+        "The store is unavailable, or the projections did not reach min_position in time.",
+        {
+            "Retry-After": {
+                "description": "Seconds to wait before asking again.",
+                "schema": {"type": "integer", "minimum": 0},
+            },
+            "X-Position": {
+                "description": "With min_position: the position the projections are at.",
+                "schema": {"type": "integer"},
+            },
+            "Idempotency-Key": {
+                "description": "A write's key: retry with it to learn whether it was recorded.",
+                **TEXT,
+            },
+        },
+    ),
+}
+WRITE_REFUSALS = frozenset({400, 403, 409, 413, 415, 422})
+ROLE_CHECKED_READS = ("/reports/", "/me/")  # reads that some roles may not make
+NAMING_A_UNIT = frozenset({"unit", "district"})
+
+
+def refusals(path: str, operation: dict[str, Any]) -> set[int]:
+    """The error answers an operation can give, from what it takes: any of them 503 (the store
+    can be unavailable for any request); with a token, 401; with a body, a write's refusals;
+    naming a resource (in its path, or a unit or district to read), 404; with a query, 422."""
+    query = {
+        p.get("name")
+        for p in operation.get("parameters", [])
+        if isinstance(p, dict) and p.get("in") == "query"
+    }
+    codes = {503}
+    if operation.get("security") != [] or "token" in query:
+        codes.add(401)
+    if "requestBody" in operation:
+        codes |= WRITE_REFUSALS
+    if path.startswith(ROLE_CHECKED_READS):
+        codes.add(403)
+    if "{" in path or query & NAMING_A_UNIT:
+        codes.add(404)
+    if query - {"token"}:
+        codes.add(422)
+    return codes
+
+
+class ErrorResponses(BasePlugin):  # type: ignore[misc]
+    """An apispec plugin: each operation documents the errors it can give (``refusals``),
+    where its view does not document one itself."""
+
+    def operation_helper(
+        self, path: str | None = None, operations: dict[str, Any] | None = None, **kwargs: Any
+    ) -> None:
+        for operation in (operations or {}).values():
+            responses = operation.setdefault("responses", {})
+            for code in sorted(refusals(path or "", operation)):
+                generic = HTTPStatus(code).name  # flask-smorest's own, e.g. for its 422
+                if all(responses.get(key, generic) == generic for key in (code, str(code))):
+                    responses.pop(code, None)
+                    responses[str(code)] = ERROR_RESPONSES[code][0]
 
 
 def error_response(
@@ -40,13 +139,30 @@ def error_response(
 
 
 class Api(flask_smorest.Api):  # type: ignore[misc]
-    """flask-smorest's Api, whose HTTP errors always carry a message."""
+    """flask-smorest's Api, whose HTTP errors always carry a message (a 405, its Allow header)
+    and whose spec documents each operation's errors."""
+
+    ERROR_SCHEMA = ErrorSchema
+
+    def _init_spec(self, *, extra_plugins: Any = None, **options: Any) -> None:
+        super()._init_spec(extra_plugins=[*(extra_plugins or ()), ErrorResponses()], **options)
+
+    def _register_responses(self) -> None:
+        super()._register_responses()
+        for name, description, headers in ERROR_RESPONSES.values():
+            response = {"description": description, "schema": self.ERROR_SCHEMA}
+            if headers:
+                response["headers"] = headers
+            prepare_response(response, self.spec, self.DEFAULT_RESPONSE_CONTENT_TYPE)
+            self.spec.components.response(name, response, lazy=True)
 
     def handle_http_exception(self, error: HTTPException) -> Any:
         payload, code, headers = super().handle_http_exception(error)
         if "message" not in payload:
             problems = list(_problems(payload.get("errors", {})))
             payload["message"] = "; ".join(problems[:5]) or HTTPStatus(code).description
+        if isinstance(error, MethodNotAllowed) and error.valid_methods:
+            headers = {"Allow": ", ".join(sorted(error.valid_methods)), **(headers or {})}
         return payload, code, headers
 
 

@@ -1,4 +1,5 @@
-"""Request parsing: flask-smorest's blueprint, with JSON the parser cannot take kept a 400."""
+"""Request parsing: flask-smorest's blueprint, with JSON the parser cannot take kept a 400 in
+the one error shape."""
 
 from __future__ import annotations
 
@@ -31,6 +32,12 @@ class Parser(FlaskParser):
             self._handle_invalid_json_error(
                 json.JSONDecodeError(type(exc).__name__, "<body>", 0), req
             )
+
+    def _handle_invalid_json_error(
+        self, error: Exception, req: flask.Request, *args: Any, **kwargs: Any
+    ) -> Any:
+        # Like any problem of the body as a whole: {"json": {"_schema": [...]}}, not a bare list.
+        abort(400, exc=error, messages={"json": {"_schema": ["Invalid JSON body."]}})
 
 
 class Blueprint(flask_smorest.Blueprint):  # type: ignore[misc]

@@ -129,3 +129,132 @@ def test_docs_answer_html(client: Any) -> None:
     page = response.get_data(as_text=True)
     assert "<html" in page.lower()
     assert "swagger" in page.lower()
+
+
+# --- the errors each operation can give --------------------------------------------------------
+
+ERROR_CODES = {"400", "401", "403", "404", "409", "413", "415", "422", "503"}
+NO_TOKEN = {("/healthz", "get"), ("/dashboard", "get")}  # the stream takes one as ?token=
+ROLE_CHECKED_READS = {
+    ("/reports/daily", "get"),
+    ("/reports/daily.csv", "get"),
+    ("/me/assignments", "get"),  # a field token's own claims
+}
+
+
+def all_operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (path, method, operation)
+        for path, item in spec["paths"].items()
+        for method, operation in item.items()
+        if method in HTTP_METHODS
+    ]
+
+
+def error_schema(spec: dict[str, Any], response: dict[str, Any]) -> dict[str, Any]:
+    schema: dict[str, Any] = resolve(spec, resolve(spec, response)["content"]["application/json"])[
+        "schema"
+    ]
+    return schema
+
+
+def query_names(spec: dict[str, Any], operation: dict[str, Any]) -> set[str]:
+    return {
+        resolve(spec, p)["name"]
+        for p in operation.get("parameters", [])
+        if resolve(spec, p)["in"] == "query"
+    }
+
+
+def test_the_error_schema_is_the_one_error_shape(spec: dict[str, Any]) -> None:
+    schema = spec["components"]["schemas"]["Error"]
+    assert set(schema["properties"]) == {"code", "status", "message", "errors"}
+    assert set(schema["required"]) == {"code", "status", "message"}
+    assert schema["additionalProperties"] is False
+    assert schema["properties"]["code"]["type"] == "integer"
+    errors = schema["properties"]["errors"]
+    assert errors["type"] == "object"
+    assert errors["additionalProperties"]["type"] == "object"  # location -> field -> problems
+    assert "items.0.item" in errors["description"]
+
+
+def test_every_error_response_has_the_error_schema(spec: dict[str, Any]) -> None:
+    for path, method, operation in all_operations(spec):
+        for code, response in operation["responses"].items():
+            if code not in ERROR_CODES or (path, code) == ("/healthz", "503"):
+                continue
+            schema = error_schema(spec, response)
+            assert schema == {"$ref": "#/components/schemas/Error"}, (path, method, code)
+            assert resolve(spec, response)["description"], (path, method, code)
+
+
+def test_every_operation_documents_503_with_retry_after(spec: dict[str, Any]) -> None:
+    for path, method, operation in all_operations(spec):
+        assert "503" in operation["responses"], (path, method)
+        response = resolve(spec, operation["responses"]["503"])
+        if path == "/healthz":
+            continue  # its own 503: the health body, which says what is unavailable
+        headers = response["headers"]
+        assert "Retry-After" in headers, (path, method)
+        assert resolve(spec, headers["Retry-After"])["schema"]["type"] == "integer"
+
+
+def test_every_operation_with_a_token_documents_401(spec: dict[str, Any]) -> None:
+    for path, method, operation in all_operations(spec):
+        if (path, method) in NO_TOKEN:
+            assert "401" not in operation["responses"], (path, method)
+            continue
+        assert "401" in operation["responses"], (path, method)
+        response = resolve(spec, operation["responses"]["401"])
+        if "token" not in query_names(spec, operation):
+            assert "WWW-Authenticate" in response["headers"], (path, method)
+
+
+def test_every_write_documents_what_can_refuse_it(spec: dict[str, Any]) -> None:
+    writes = [(p, m, o) for p, m, o in all_operations(spec) if m == "post"]
+    assert len(writes) >= 17
+    for path, _, operation in writes:
+        assert "requestBody" in operation, path
+        missing = {"400", "401", "403", "409", "413", "415", "422", "503"} - set(
+            operation["responses"]
+        )
+        assert not missing, (path, missing)
+        conflict = resolve(spec, operation["responses"]["409"])
+        assert "ETag" in conflict["headers"], path
+
+
+def test_reads_document_403_and_409_only_where_they_apply(spec: dict[str, Any]) -> None:
+    for path, method, operation in all_operations(spec):
+        if method != "get":
+            continue
+        codes = set(operation["responses"])
+        assert ("403" in codes) == ((path, method) in ROLE_CHECKED_READS), (path, codes)
+        assert "409" not in codes, path
+        assert not codes & {"400", "413", "415"}, (path, codes)
+
+
+def test_operations_naming_a_resource_document_404(spec: dict[str, Any]) -> None:
+    for path, method, operation in all_operations(spec):
+        names_one = "{" in path or query_names(spec, operation) & {"unit", "district"}
+        assert ("404" in operation["responses"]) == bool(names_one), (path, method)
+
+
+def test_operations_with_arguments_document_422(spec: dict[str, Any]) -> None:
+    for path, method, operation in all_operations(spec):
+        takes = "requestBody" in operation or query_names(spec, operation) - {"token"}
+        assert ("422" in operation["responses"]) == bool(takes), (path, method)
+
+
+def test_patterns_read_the_same_in_json_schema(spec: dict[str, Any]) -> None:
+    """A JSON Schema validator reads patterns as ECMA 262, where ``\\Z`` is a plain Z: each is
+    written ``^...$`` instead, and the code matches the whole value against it."""
+    patterns = [
+        (name, field, prop["pattern"])
+        for name, schema in spec["components"]["schemas"].items()
+        for field, prop in schema.get("properties", {}).items()
+        if "pattern" in prop
+    ]
+    assert {"staff_id", "phone"} <= {field for _, field, _ in patterns}
+    for name, field, pattern in patterns:
+        assert pattern.startswith("^") and pattern.endswith("$"), (name, field, pattern)
+        assert "\\Z" not in pattern and "\\A" not in pattern and "(?P" not in pattern
