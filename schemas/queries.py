@@ -33,6 +33,12 @@ class QueueQueryArgsSchema(PageArgsSchema):
 
 class ClaimNextSchema(RequestSchema):
     kind = fields.Enum(Kind, by_value=True, load_default=None)
+    min_position = MinPosition(
+        metadata={
+            "description": "Pull from the claimable orders as projected at this log position "
+            "or later (the position your last write returned): 204 means none is left then."
+        }
+    )
 
 
 class ReleaseSchema(ExpectedVersionSchema):

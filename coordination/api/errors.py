@@ -16,14 +16,14 @@ from typing import Any
 
 import flask_smorest
 from apispec import BasePlugin
-from flask import Flask, jsonify
+from flask import Flask, g, jsonify
 from flask_smorest.utils import prepare_response
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from coordination.domain.access import Forbidden, OutOfScope
 from coordination.domain.errors import Conflict, DomainError
 from coordination.eventstore import IdempotencyKeyReused
-from coordination.projections.reads import NotYetVisible
+from coordination.projections.reads import NotYetVisible, PositionNotWritten
 from coordination.service import NotFound, VersionMismatch
 from schemas.errors import ErrorSchema
 
@@ -192,6 +192,11 @@ def register(app: Flask) -> None:
         headers = {"Retry-After": "1", "X-Position": str(exc.reached)}
         return error_response(503, str(exc), errors, headers)
 
+    @app.errorhandler(PositionNotWritten)
+    def not_written(exc: PositionNotWritten) -> Any:
+        errors = {"query": {"min_position": [str(exc)]}}
+        return error_response(422, str(exc), errors, {"X-Position": str(exc.head)})
+
     @app.errorhandler(Conflict)
     def lost_race(exc: Conflict) -> Any:
         return error_response(409, exc.message, {"json": {exc.field: [exc.message]}})
@@ -204,7 +209,14 @@ def register(app: Flask) -> None:
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> Any:
         log.exception("unhandled error")
-        return error_response(500, "Internal error; nothing was written.")
+        message = "Internal error."
+        if (key := g.get("idempotency_key")) is not None:
+            # Where it failed is not known here: the write may have been recorded before.
+            message += (
+                " The write may or may not have been recorded; retry with the same "
+                f"Idempotency-Key ({key}) to learn which."
+            )
+        return error_response(500, message)
 
 
 def _problems(errors: Any, path: str = "") -> Any:

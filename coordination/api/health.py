@@ -24,7 +24,8 @@ class Health(MethodView):
         try:
             lags = [services().projector.lag(p) for p in services().partitions]
         except RedisError as exc:
-            return {"status": "unavailable", "redis": str(exc), "partitions": []}, 503
+            body = {"status": "unavailable", "redis": str(exc), "partitions": []}
+            return body, 503, {"Retry-After": "1"}
         partitions = [
             {"partition": g.partition, "head": g.head, "checkpoint": g.checkpoint, "lag": g.lag}
             for g in lags

@@ -33,6 +33,15 @@ class NotYetVisible(Exception):
         self.reached = reached
 
 
+class PositionNotWritten(Exception):
+    """A position the log has not reached: no write returned it, and none can be waited for."""
+
+    def __init__(self, wanted: int, head: int) -> None:
+        super().__init__(f"no write has reached position {wanted}: the log's head is {head}")
+        self.wanted = wanted
+        self.head = head
+
+
 class BadCursor(ValueError):
     """A cursor this API did not hand out."""
 
@@ -60,8 +69,8 @@ class ReadModels:
         gen, reached = self._checkpoint(partition)
         if min_position is None or reached >= min_position:
             return gen, reached
-        if int(self.redis.get(keys.head(partition)) or 0) < min_position:
-            raise NotYetVisible(min_position, reached)
+        if (head := int(self.redis.get(keys.head(partition)) or 0)) < min_position:
+            raise PositionNotWritten(min_position, head)
         if not self.waiting.acquire(blocking=False):
             raise NotYetVisible(min_position, reached)
         try:

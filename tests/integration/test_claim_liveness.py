@@ -11,6 +11,7 @@ import threading
 import time
 from collections import Counter
 
+import pytest
 import redis as redis_lib
 from helpers_projection import (
     ADMIN,
@@ -26,6 +27,7 @@ from helpers_projection import (
 
 from coordination.domain.access import Action, Actor, Role
 from coordination.domain.incident import IncidentClaimed, Kind, ResolveIncident, Status, fold
+from coordination.projections.reads import NotYetVisible, PositionNotWritten
 from coordination.services import Services
 
 
@@ -154,3 +156,25 @@ def unclaimed_in_log(svc: Services, orders: set[str]) -> int:
     """How many of ``orders`` are still claimable by the log (not its projections)."""
     states = [fold(e.event for e in svc.store.read_stream(P, i)) for i in orders]
     return sum(state.status is Status.HANDED_DOWN for state in states)
+
+
+def test_claim_next_at_a_position_answers_from_projections_that_reached_it(
+    redis: redis_lib.Redis, redis_url: str
+) -> None:
+    """A 204 is only ever said of projections at or after the client's ``min_position``: one
+    not yet there makes the client wait (bounded), never hear "nothing" about an old state."""
+    clock = Clock()
+    svc = services(redis_url, redis, clock)
+    actor = Actor(register_volunteer(svc, "vol-1", "李红"), Role.FIELD, LIDU)
+    svc.projector.catch_up(P)
+    order = svc.incidents.report(ADMIN, report_fields(Kind.SUPPLY_DELIVERY)).incident.id
+    handed = drive(svc, order, "sign", "hand_down")
+    assert svc.incidents.claim_next(actor, LIDU) is None  # the projection has not seen it
+    svc.reads.wait_seconds = 0.2
+    with pytest.raises(NotYetVisible):
+        svc.incidents.claim_next(actor, LIDU, min_position=handed.position)
+    with pytest.raises(PositionNotWritten):
+        svc.incidents.claim_next(actor, LIDU, min_position=handed.position + 1)
+    svc.projector.catch_up(P)
+    claimed = svc.incidents.claim_next(actor, LIDU, min_position=handed.position)
+    assert claimed is not None and claimed.incident.id == order

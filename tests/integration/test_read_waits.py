@@ -10,7 +10,7 @@ import pytest
 import redis as redis_lib
 from helpers_projection import ADMIN, P, report_fields, services
 
-from coordination.projections.reads import NotYetVisible, ReadModels
+from coordination.projections.reads import NotYetVisible, PositionNotWritten, ReadModels
 
 
 def test_a_position_beyond_the_log_is_refused_at_once(
@@ -20,10 +20,10 @@ def test_a_position_beyond_the_log_is_refused_at_once(
     svc.incidents.report(ADMIN, report_fields())
     svc.projector.catch_up(P)
     started = time.monotonic()
-    with pytest.raises(NotYetVisible) as refused:
+    with pytest.raises(PositionNotWritten) as refused:
         svc.reads.snapshot(P, 999_999_999)
     assert time.monotonic() - started < 0.1
-    assert refused.value.reached == 2
+    assert refused.value.head == 2
 
 
 def test_waiting_reads_past_the_limit_are_answered_at_once_and_the_rest_still_see_the_write(
