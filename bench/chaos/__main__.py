@@ -45,8 +45,8 @@ def main(argv: list[str] | None = None) -> int:
         "--worker",
         choices=WORKER_KINDS,
         default="coordination",
-        help="the stack's worker: 'coordination worker' as make run (default), or compose's "
-        "'rq worker' command line",
+        help="the stack's worker: 'coordination worker' as make run and compose (default), "
+        "or the plain 'rq worker' command line",
     )
     args = parser.parse_args(argv)
     wanted = [s for s in SCENARIOS if s in args.only]

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import random
 import string
 import time
@@ -292,14 +293,17 @@ class Fuzzer:
         self.report.elapsed += time.monotonic() - started
         return self.report
 
-    def run_until(self, requests: int, examples_per_operation: int) -> FuzzReport:
-        """Rounds over every operation (a fresh seed each) until ``requests`` were made."""
+    def run_until(self, requests: int) -> FuzzReport:
+        """Rounds over every operation (a fresh seed each) until ``requests`` were made; each
+        round asks every operation for its share of what is still missing (an operation with
+        few distinct cases gives fewer)."""
         started = time.monotonic()
+        operations = self.operations()
         round_ = 0
         while self.report.requests < requests:
-            for index, operation in enumerate(self.operations()):
-                seed = self.seed + 1000 * round_ + index
-                self.run_operation(operation, examples_per_operation, seed)
+            share = math.ceil((requests - self.report.requests) / max(len(operations), 1))
+            for index, operation in enumerate(operations):
+                self.run_operation(operation, share, self.seed + 1000 * round_ + index)
             round_ += 1
         self.report.elapsed += time.monotonic() - started
         return self.report

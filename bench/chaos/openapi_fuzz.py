@@ -8,7 +8,6 @@ out of the accounting.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import requests
@@ -44,8 +43,7 @@ def run(stack: Stack, table: Table, requests_wanted: int) -> None:
 
     # Over HTTP a far-off min_position costs the full read wait (2 s): point most at the head.
     fuzzer = Fuzzer(schema, world, send, seed=SEED, keep_min_position=0.05)
-    per_operation = math.ceil(requests_wanted / max(len(fuzzer.operations()), 1))
-    report = fuzzer.run_until(requests_wanted, per_operation)
+    report = fuzzer.run_until(requests_wanted)
     problems = account_log(
         services.store, baseline, report.writes, actors={"demo-admin", "demo-dispatcher"}
     )

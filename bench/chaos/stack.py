@@ -2,8 +2,9 @@
 
 A private valkey-server (``coordination.embedded.EmbeddedServer``: AOF, ``appendfsync always``)
 with its data in the run's folder, restarted on the same folder and port after a kill; the API
-under gunicorn (``--config python:coordination.gunicorn_conf``, 2 gthread workers); RQ workers
-(SimpleWorker, JSON serializer, ``--with-scheduler``, the ``coordination`` queue) and
+under gunicorn (``--config python:coordination.gunicorn_conf``); the worker
+(``coordination worker`` by default, as ``make run`` and compose; or the plain ``rq worker
+--serializer json --worker-class rq.worker.SimpleWorker --with-scheduler coordination``) and
 ``coordination scheduler``, all with ``REDIS_URL`` set. The demo tokens and the demo staff member
 are created as ``make run`` creates them (``coordination.devrun.demo_tokens``). Every child runs
 in a session of its own, and only those children are ever signalled, by their process group.
@@ -26,13 +27,14 @@ import redis as redis_lib
 
 from coordination import keys
 from coordination.config import Config
-from coordination.devrun import WORKER_CLASS, demo_tokens
+from coordination.devrun import demo_tokens
 from coordination.embedded import EmbeddedServer, free_port
 from coordination.services import Services, build_services
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 DISTRICT = "gangwen"
+WORKER_CLASS = "rq.worker.SimpleWorker"
 HOST = "127.0.0.1"
 
 
@@ -73,9 +75,9 @@ WORKER_KINDS = ("coordination", "rq")
 
 
 class Stack:
-    """``worker_kind``: ``coordination`` runs ``coordination worker`` as ``make run`` does (an RQ
-    SimpleWorker started again after an outage ends it); ``rq`` runs the ``rq worker`` command
-    line (SimpleWorker, ``--with-scheduler``) that compose runs."""
+    """``worker_kind``: ``coordination`` runs ``coordination worker`` as ``make run`` and compose
+    do (an RQ SimpleWorker started again after an outage ends it); ``rq`` runs the plain
+    ``rq worker`` command line (SimpleWorker, ``--with-scheduler``) they ran before."""
 
     def __init__(self, root: Path, worker_kind: str = "coordination") -> None:
         self.root = root
