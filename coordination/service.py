@@ -222,9 +222,11 @@ class IncidentService:
         check_may_take(member, Kind.WORK_ORDER)  # a registered, active member at all
         gen, _ = self.reads.snapshot(partition, min_position)
         stale: list[str] = []
-        offset = 0
-        while page := self.reads.claimable(partition, unit, offset, CLAIM_CANDIDATES, gen):
-            offset += CLAIM_CANDIDATES
+        cursor: tuple[float, str] | None = None
+        while True:
+            page, cursor = self.reads.claimable(partition, unit, cursor, CLAIM_CANDIDATES, gen)
+            if cursor is None:
+                break
             wanted = [v for v in page if kind in (None, v.incident.kind)]
             versions = self.store.versions(partition, [v.incident.id for v in wanted])
             for view, version in zip(wanted, versions, strict=True):

@@ -141,13 +141,40 @@ class ReadModels:
         return self._page(partition, gen, reached, entries, keep, limit)
 
     def claimable(
-        self, partition: str, unit: str, offset: int = 0, count: int = 50, gen: int | None = None
-    ) -> list[View]:
-        """A community's handed-down, unclaimed orders, most urgent first, from ``offset``."""
+        self,
+        partition: str,
+        unit: str,
+        after: tuple[float, str] | None = None,
+        count: int = 50,
+        gen: int | None = None,
+    ) -> tuple[list[View], tuple[float, str] | None]:
+        """A community's handed-down, unclaimed orders, most urgent first, after the cursor
+        ``(score, id)`` of the last one read; with the cursor of this page (None: no more).
+
+        A cursor, not an offset: claims leave the set while it is being read, and an offset
+        would step over the orders that move up into the places they leave.
+        """
         if gen is None:
             gen, _ = self.snapshot(partition)
-        ids = self.redis.zrange(keys.claimable(partition, gen, unit), offset, offset + count - 1)
-        return self._views(partition, gen, [i.decode() for i in ids])
+        key = keys.claimable(partition, gen, unit)
+        if after is None:
+            entries = self.redis.zrange(key, 0, count - 1, withscores=True)
+        else:
+            score, last = after
+            limit = count
+            while True:  # members of one score sort by id: skip those up to the cursor's
+                got = self.redis.zrangebyscore(
+                    key, score, "+inf", start=0, num=limit, withscores=True
+                )
+                entries = [(m, s) for m, s in got if s > score or m.decode() > last]
+                if entries or len(got) < limit:
+                    break
+                limit *= 2
+        if not entries:
+            return [], None
+        member, score = entries[-1]
+        found = self._views(partition, gen, [m.decode() for m, _ in entries])
+        return found, (score, member.decode())
 
     def summary(
         self, partition: str, unit: str, min_position: int | None = None

@@ -178,3 +178,25 @@ def test_claim_next_at_a_position_answers_from_projections_that_reached_it(
     svc.projector.catch_up(P)
     claimed = svc.incidents.claim_next(actor, LIDU, min_position=handed.position)
     assert claimed is not None and claimed.incident.id == order
+
+
+def test_paging_the_claimable_set_while_claims_leave_it_steps_over_none(
+    redis: redis_lib.Redis, redis_url: str
+) -> None:
+    """The set shrinks from the front while a claim-next reads it page by page (others' claims,
+    projected meanwhile): the next page starts after the last order read, not at an offset."""
+    clock = Clock()
+    svc = services(redis_url, redis, clock)
+    other = Actor(register_volunteer(svc, "vol-2", "王芳"), Role.FIELD, LIDU)
+    orders = hand_down_orders(svc, clock, 30)
+    svc.projector.catch_up(P)
+    first, cursor = svc.reads.claimable(P, LIDU, None, 10)
+    assert [v.incident.id for v in first] == orders[:10]
+    for _ in range(15):  # someone else takes the first 15, and the projector sees it
+        assert svc.incidents.claim_next(other, LIDU) is not None
+    svc.projector.catch_up(P)
+    second, cursor = svc.reads.claimable(P, LIDU, cursor, 10)
+    assert [v.incident.id for v in second] == orders[15:25]
+    third, cursor = svc.reads.claimable(P, LIDU, cursor, 10)
+    assert [v.incident.id for v in third] == orders[25:]
+    assert svc.reads.claimable(P, LIDU, cursor, 10) == ([], None)
