@@ -54,7 +54,9 @@ ERROR_RESPONSES: dict[int, tuple[str, str, dict[str, Any]]] = {
         "Not the version expected (If-Match or expected_version), or someone else was first.",
         {"ETag": {"description": "The current version, after a version conflict.", **TEXT}},
     ),
+    408: ("BodyTimeout", "The body did not arrive in time after the headers.", {}),
     413: ("TooLarge", "The body is over the size limit (64 KiB by default).", {}),
+    414: ("UriTooLong", "The request line is over the server's limit (2048 bytes).", {}),
     415: ("NotJson", "A body that is not application/json.", {}),
     422: (
         "Invalid",
@@ -62,6 +64,12 @@ ERROR_RESPONSES: dict[int, tuple[str, str, dict[str, Any]]] = {
         "the state does not allow.",
         {},
     ),
+    429: (
+        "TooMany",
+        "Too many open streams, for this token or on this server.",
+        {"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}},
+    ),
+    431: ("HeadersTooLarge", "Too many headers, or one over the server's limit.", {}),
     503: (
         "Unavailable",
         "The store is unavailable, or the projections did not reach min_position in time.",
@@ -81,23 +89,26 @@ ERROR_RESPONSES: dict[int, tuple[str, str, dict[str, Any]]] = {
         },
     ),
 }
-WRITE_REFUSALS = frozenset({400, 403, 409, 413, 415, 422})
+WRITE_REFUSALS = frozenset({400, 403, 408, 409, 413, 415, 422})
 ROLE_CHECKED_READS = ("/reports/", "/me/")  # reads that some roles may not make
 NAMING_A_UNIT = frozenset({"unit", "district"})
 
 
 def refusals(path: str, operation: dict[str, Any]) -> set[int]:
-    """The error answers an operation can give, from what it takes: any of them 503 (the store
-    can be unavailable for any request); with a token, 401; with a body, a write's refusals;
+    """The error answers an operation can give, from what it takes: any of them 414 and 431
+    (gunicorn's limits) and 503 (the store can be unavailable for any request); with a token,
+    401; with a body, a write's refusals;
     naming a resource (in its path, or a unit or district to read), 404; with a query, 422."""
     query = {
         p.get("name")
         for p in operation.get("parameters", [])
         if isinstance(p, dict) and p.get("in") == "query"
     }
-    codes = {503}
+    codes = {414, 431, 503}  # the server's own limits, and the store, for any request
     if operation.get("security") != [] or "token" in query:
         codes.add(401)
+    if "token" in query:
+        codes.add(429)  # a stream: capped per token
     if "requestBody" in operation:
         codes |= WRITE_REFUSALS
     if path.startswith(ROLE_CHECKED_READS):
