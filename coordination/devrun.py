@@ -16,9 +16,6 @@ from coordination.domain.staff import StaffKind
 from coordination.embedded import EmbeddedServer
 from coordination.services import Services, build_services
 
-# Kept for the compose file's ``rq worker`` line until it runs ``coordination worker`` too.
-WORKER_CLASS = "rq.worker.SimpleWorker"
-
 DEMO_TOKENS = [
     (Role.DISPATCHER, "gangwen", "demo-dispatcher"),
     (Role.HANDLER, "gangwen/chenqiao", "demo-handler-chenqiao"),
