@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import contextlib
-import json
 import math
 import os
 import selectors
@@ -45,6 +44,7 @@ from pathlib import Path
 from redis import Redis
 
 from bench.readside import RQ, SIMPLE_WORKER, RqWorker
+from bench.run import BODY, UNIT  # the same report as the write benchmark's
 from bench.servers import REPO_ROOT, Gunicorn, WorkerConfig, cpu_seconds
 from coordination.api.dashboard_page import STREAMS_PER_TOKEN
 from coordination.config import Config
@@ -53,16 +53,6 @@ from coordination.embedded import EmbeddedServer, free_port
 from coordination.services import load_jurisdiction
 from coordination.tokens import TokenStore
 
-UNIT = "gangwen"
-REPORT = {
-    "kind": "work_order",
-    "category": "complaint",
-    "title": "口罩价格过高",
-    "place": "丽都",
-    "reporter": {"name": "张三", "phone": "13812345678"},
-    "epidemic": True,
-}
-BODY = json.dumps(REPORT, ensure_ascii=False).encode()
 TIMEOUT = 5.0  # a dispatcher's patience, as in the reproduction
 GTHREAD = "coordination.serving.workers.ThreadWorker"
 
