@@ -47,11 +47,11 @@ from bench.readside import RQ, SIMPLE_WORKER, RqWorker
 from bench.run import BODY, UNIT  # the same report as the write benchmark's
 from bench.servers import REPO_ROOT, Gunicorn, WorkerConfig, cpu_seconds
 from coordination.api.dashboard_page import STREAMS_PER_TOKEN
+from coordination.bootstrap import load_jurisdiction
 from coordination.config import Config
+from coordination.devtools.embedded import EmbeddedServer, free_port
 from coordination.domain.access import Role
-from coordination.embedded import EmbeddedServer, free_port
-from coordination.services import load_jurisdiction
-from coordination.tokens import TokenStore
+from coordination.store.tokens import TokenStore
 
 TIMEOUT = 5.0  # a dispatcher's patience, as in the reproduction
 GTHREAD = "coordination.serving.workers.ThreadWorker"

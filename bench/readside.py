@@ -47,18 +47,18 @@ from rq.serializers import JSONSerializer
 
 from bench import load
 from bench.servers import REPO_ROOT, Gunicorn, HostCpu, WorkerConfig, children, cpu_seconds
-from coordination import keys
+from coordination.bootstrap import build_services
 from coordination.config import Config
+from coordination.devtools.embedded import EmbeddedServer
 from coordination.domain import incident as domain
 from coordination.domain.access import Role
 from coordination.domain.errors import DomainError
 from coordination.domain.units import Level
-from coordination.embedded import EmbeddedServer
-from coordination.eventstore import EventStore
 from coordination.projections import views
 from coordination.projections.projector import Projector, current_generation
-from coordination.services import build_services
-from coordination.tokens import TokenStore
+from coordination.store import keys
+from coordination.store.eventstore import EventStore
+from coordination.store.tokens import TokenStore
 
 PARTITION = "gangwen"
 NAIVE_QUEUE = "bench-naive"

@@ -23,9 +23,9 @@ from redis import Redis
 
 from bench import load, readside
 from bench.servers import REPO_ROOT, Gunicorn, HostCpu, WorkerConfig, cpu_seconds, cpu_split
+from coordination.devtools.embedded import EmbeddedServer
 from coordination.domain.access import Role
-from coordination.embedded import EmbeddedServer
-from coordination.tokens import TokenStore
+from coordination.store.tokens import TokenStore
 
 API_APP = "coordination.api.app:create_app()"
 TRIVIAL_APP = "bench.trivial_app:create_app()"

@@ -34,15 +34,15 @@ from coordination.domain.staff import (
     on_duty,
 )
 from coordination.domain.units import Jurisdiction, Level
-from coordination.eventstore import (
+from coordination.projections import staff_views
+from coordination.projections.reads import ReadModels
+from coordination.store.eventstore import (
     ConcurrencyConflict,
     EventStore,
     Idempotency,
     Recorded,
     StoredEvent,
 )
-from coordination.projections import staff_views
-from coordination.projections.reads import ReadModels
 
 Clock = Callable[[], datetime]
 CLAIM_CANDIDATES = 20  # candidates read per round trip

@@ -17,9 +17,9 @@ from coordination.domain.staff import (
     fold_staff,
 )
 from coordination.domain.units import Jurisdiction
-from coordination.eventstore import EventStore, Idempotency, StoredEvent
 from coordination.projections.staff_views import stream_of
 from coordination.service import Clock, NotFound, VersionMismatch, append
+from coordination.store.eventstore import EventStore, Idempotency, StoredEvent
 
 
 @dataclass(frozen=True)

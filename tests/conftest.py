@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 import redis as redis_lib
 
-from coordination.embedded import EmbeddedServer
+from coordination.devtools.embedded import EmbeddedServer
 
 
 @pytest.fixture(scope="session")

@@ -10,9 +10,9 @@ from __future__ import annotations
 import functools
 import logging
 
+from coordination.bootstrap import Services, build_services
 from coordination.config import Config
-from coordination.services import Services, build_services
-from coordination.tokens import MOVE
+from coordination.store.tokens import MOVE
 
 log = logging.getLogger(__name__)
 

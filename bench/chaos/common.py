@@ -11,9 +11,9 @@ from typing import Any, TypeVar
 
 from bench.chaos.http import Answer, Client
 from bench.chaos.stack import DISTRICT, HOST, Stack
-from coordination import keys
 from coordination.domain.incident import IncidentReported
-from coordination.eventstore import StoredEvent
+from coordination.store import keys
+from coordination.store.eventstore import StoredEvent
 
 T = TypeVar("T")
 R = TypeVar("R")

@@ -44,7 +44,7 @@ from schemathesis import GenerationMode
 from schemathesis.core.failures import Failure
 
 from coordination.config import DEFAULT_UNITS_FILE
-from coordination.eventstore import EventStore, StoredEvent
+from coordination.store.eventstore import EventStore, StoredEvent
 
 DISTRICT = "gangwen"
 # A dashboard stream holds its connection for ten minutes: not a request/response to fuzz.

@@ -14,8 +14,8 @@ from typing import Any
 from redis import Redis
 
 from bench.chaos.stack import DISTRICT, Stack
-from coordination import keys
 from coordination.projections.projector import current_generation
+from coordination.store import keys
 
 
 def dump(redis: Redis, partition: str, gen: int) -> dict[bytes, tuple[bytes, Any]]:

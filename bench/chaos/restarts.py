@@ -13,7 +13,7 @@ import time
 from bench.chaos.common import client, order_body
 from bench.chaos.report import Table
 from bench.chaos.stack import WORKER_KINDS, Stack
-from coordination import keys
+from coordination.store import keys
 
 CATCH_UP_SECONDS = 15.0  # a trigger, or at worst a tick (5 s) and a catch-up
 

@@ -1,13 +1,14 @@
 """The stack under test, started the way ``make run`` starts it, but each part killable.
 
-A private valkey-server (``coordination.embedded.EmbeddedServer``: AOF, ``appendfsync always``)
-with its data in the run's folder, restarted on the same folder and port after a kill; the API
-under gunicorn (``--config python:coordination.gunicorn_conf``); the worker
-(``coordination worker`` by default, as ``make run`` and compose; or the plain ``rq worker
---serializer json --worker-class rq.worker.SimpleWorker --with-scheduler coordination``) and
-``coordination scheduler``, all with ``REDIS_URL`` set. The demo tokens and the demo staff member
-are created as ``make run`` creates them (``coordination.devrun.demo_tokens``). Every child runs
-in a session of its own, and only those children are ever signalled, by their process group.
+A private valkey-server (``coordination.devtools.embedded.EmbeddedServer``: AOF,
+``appendfsync always``) with its data in the run's folder, restarted on the same folder and
+port after a kill; the API under gunicorn (``--config python:coordination.gunicorn_conf``); the
+worker (``coordination worker`` by default, as ``make run`` and compose; or the plain ``rq
+worker --serializer json --worker-class rq.worker.SimpleWorker --with-scheduler coordination``)
+and ``coordination scheduler``, all with ``REDIS_URL`` set. The demo tokens and the demo staff
+member are created as ``make run`` creates them (``coordination.devtools.devrun.demo_tokens``).
+Every child runs in a session of its own, and only those children are ever signalled, by their
+process group.
 """
 
 from __future__ import annotations
@@ -25,11 +26,11 @@ from pathlib import Path
 
 import redis as redis_lib
 
-from coordination import keys
+from coordination.bootstrap import Services, build_services
 from coordination.config import Config
-from coordination.devrun import demo_tokens
-from coordination.embedded import EmbeddedServer, free_port
-from coordination.services import Services, build_services
+from coordination.devtools.devrun import demo_tokens
+from coordination.devtools.embedded import EmbeddedServer, free_port
+from coordination.store import keys
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent

@@ -8,9 +8,9 @@ from flask import Flask
 from redis import Redis
 
 from coordination.api import errors
+from coordination.bootstrap import build_services
 from coordination.config import Config
 from coordination.service import Clock
-from coordination.services import build_services
 
 
 def create_app(

@@ -6,7 +6,7 @@ from flask import current_app, g, request
 from flask_smorest import abort
 
 from coordination.domain.access import Actor
-from coordination.tokens import Token
+from coordination.store.tokens import Token
 
 
 def authenticate() -> None:

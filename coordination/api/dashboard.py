@@ -7,10 +7,10 @@ from zoneinfo import ZoneInfo
 
 from flask.views import MethodView
 
-from coordination import reports
 from coordination.api.auth import authenticate
 from coordination.api.parsing import Blueprint
 from coordination.api.reading import services, within_scope
+from coordination.projections import reports
 from schemas.dashboard import DashboardQueryArgsSchema, DashboardSchema
 
 blp = Blueprint("dashboard", __name__, url_prefix="/dashboard", description="Dashboards")

@@ -42,14 +42,15 @@ from flask.views import MethodView
 from flask_smorest import abort
 from redis import Redis
 
-from coordination import keys, reports
 from coordination.api.auth import authenticate, current_actor
 from coordination.api.errors import error_response
 from coordination.api.parsing import Blueprint
 from coordination.api.reading import services
 from coordination.domain.units import Jurisdiction
+from coordination.projections import reports
 from coordination.projections.projector import current_generation
-from coordination.tokens import Token, TokenStore
+from coordination.store import keys
+from coordination.store.tokens import Token, TokenStore
 from schemas.dashboard import DashboardQueryArgsSchema
 
 log = logging.getLogger(__name__)

@@ -16,9 +16,9 @@ from coordination.api.parsing import Blueprint
 from coordination.api.reading import reading, services, within_scope
 from coordination.domain import incident as domain
 from coordination.domain.access import Action, Actor, Role
-from coordination.eventstore import Idempotency
 from coordination.projections.views import View
 from coordination.service import IncidentService, NotFound, Written
+from coordination.store.eventstore import Idempotency
 from schemas.incidents import (
     DispatchSchema,
     EventSchema,

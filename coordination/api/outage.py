@@ -15,8 +15,8 @@ from flask import Flask, Response, g, request
 from redis.exceptions import RedisError
 
 from coordination.api.errors import error_response
-from coordination.connection import is_unavailable
-from coordination.eventstore import WriteOutcomeUnknown
+from coordination.store.connection import is_unavailable
+from coordination.store.eventstore import WriteOutcomeUnknown
 
 RETRY_AFTER_SECONDS = 1
 log = logging.getLogger(__name__)

@@ -8,11 +8,11 @@ from typing import Any
 from coordination.domain.access import ROLES_SEEING_PERSONAL_DATA, Actor
 from coordination.domain.incident import Incident
 from coordination.domain.privacy import mask_address, mask_name, mask_phone
-from coordination.eventstore import StoredEvent
-from coordination.mapper import to_data
 from coordination.projections import views
 from coordination.projections.reads import Page
 from coordination.projections.views import View
+from coordination.store.eventstore import StoredEvent
+from coordination.store.mapper import to_data
 
 
 def incident(state: Incident, history: list[StoredEvent], actor: Actor) -> dict[str, Any]:

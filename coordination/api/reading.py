@@ -9,9 +9,9 @@ from flask import current_app
 from flask_smorest import abort
 
 from coordination.api.auth import current_actor
+from coordination.bootstrap import Services
 from coordination.projections.reads import BadCursor
 from coordination.service import NotFound
-from coordination.services import Services
 
 T = TypeVar("T")
 

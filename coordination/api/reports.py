@@ -9,12 +9,12 @@ from flask import Response, request
 from flask.views import MethodView
 from flask_smorest import abort
 
-from coordination import reports
 from coordination.api.auth import authenticate, current_actor
 from coordination.api.parsing import Blueprint
 from coordination.api.reading import services, within_scope
 from coordination.domain.access import Forbidden, Role
 from coordination.domain.units import Level
+from coordination.projections import reports
 from coordination.service import NotFound
 from schemas.reports import DailyReportQueryArgsSchema, DailyReportSchema
 

@@ -13,8 +13,8 @@ from coordination.api.parsing import Blueprint
 from coordination.api.reading import services
 from coordination.domain import staff as domain
 from coordination.domain.staff import StaffMember
-from coordination.mapper import to_data
 from coordination.staffing import StaffService, StaffWritten
+from coordination.store.mapper import to_data
 from schemas.staff import (
     CancelShiftSchema,
     DeactivateStaffSchema,

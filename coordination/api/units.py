@@ -14,8 +14,8 @@ from coordination.api.parsing import Blueprint
 from coordination.api.reading import reading, services, within_scope
 from coordination.domain.staff import coverage, night_window, on_duty
 from coordination.domain.units import Level
-from coordination.mapper import to_data
 from coordination.projections.views import View
+from coordination.store.mapper import to_data
 from schemas.incidents import WrittenSchema
 from schemas.queries import (
     ClaimNextSchema,

@@ -18,11 +18,11 @@ from zoneinfo import ZoneInfo
 from redis import Redis, WatchError
 from redis.client import Pipeline
 
-from coordination import keys
-from coordination.eventstore import EventStore, StoredEvent
 from coordination.projections import staff_views, views
 from coordination.projections.views import View
 from coordination.projections.writes import Writes
+from coordination.store import keys
+from coordination.store.eventstore import EventStore, StoredEvent
 
 RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end

@@ -14,12 +14,12 @@ from typing import Any
 
 from redis import Redis
 
-from coordination import keys
 from coordination.domain.deadlines import DeadlineKind
 from coordination.domain.staff import StaffMember
 from coordination.projections import staff_views, views
 from coordination.projections.projector import current_generation
 from coordination.projections.views import Spell, View
+from coordination.store import keys
 
 SCAN_FACTOR = 10  # a filtered page looks at up to this many entries per one it returns
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
-from coordination import keys
 from coordination.domain.staff import StaffMember, evolve_staff
-from coordination.eventstore import StoredEvent
-from coordination.mapper import from_data, to_data
 from coordination.projections.writes import Writes
+from coordination.store import keys
+from coordination.store.eventstore import StoredEvent
+from coordination.store.mapper import from_data, to_data
 
 STREAM_PREFIX = "staff-"
 

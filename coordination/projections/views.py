@@ -26,8 +26,8 @@ from coordination.domain.incident import (
     pending_deadlines,
     running_deadlines,
 )
-from coordination.eventstore import StoredEvent
-from coordination.mapper import from_data, to_data
+from coordination.store.eventstore import StoredEvent
+from coordination.store.mapper import from_data, to_data
 
 # Where an order waits, by status: the district for what it must (re-)dispatch, call back or
 # close; otherwise the unit that holds it. Closed orders wait nowhere.

@@ -13,7 +13,7 @@ SECRET_PARAMETERS = frozenset({"token"})
 # Headers whose whole value is a credential.
 SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
 
-# A token's secret wherever it appears (coordination.tokens.PREFIX and token_urlsafe(32)):
+# A token's secret wherever it appears (coordination.store.tokens.PREFIX and token_urlsafe(32)):
 # gunicorn quotes a malformed header line whole in its error, ``Authorization Bearer cdn_...``.
 _SECRET = re.compile(r"cdn_[A-Za-z0-9_\-]{16,}")
 # ``name=value`` at the start of a text or after ``?``, ``&`` or ``;``: in a request line, a

@@ -16,11 +16,11 @@ import redis as redis_lib
 from flask import Flask
 from flask.testing import FlaskClient
 
-from coordination import keys
 from coordination.api.app import create_app
 from coordination.config import Config
 from coordination.domain.access import Actor, Role
 from coordination.domain.staff import StaffKind
+from coordination.store import keys
 
 DISTRICT = "gangwen"
 

@@ -15,9 +15,9 @@ import redis as redis_lib
 from flask import Flask
 
 from coordination.api.app import create_app
+from coordination.bootstrap import Services
 from coordination.config import Config
 from coordination.domain.access import Role
-from coordination.services import Services
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 DISTRICT = "gangwen"

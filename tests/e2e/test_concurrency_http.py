@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import redis as redis_lib
 
-from coordination import keys
+from coordination.store import keys
 
 D = "dispatcher@gangwen"
 HC = "handler@gangwen/chenqiao"

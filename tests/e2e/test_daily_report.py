@@ -46,7 +46,7 @@ from people import (
 from people import report_body as people_report_body
 
 from coordination.cli import main
-from coordination.reports import CSV_COLUMNS
+from coordination.projections.reports import CSV_COLUMNS
 from schemas.reports import DailyReportSchema
 
 MONDAY = "2026-03-02"

@@ -20,11 +20,11 @@ import redis as redis_lib
 from flask import Flask
 from flask.testing import FlaskClient
 
-from coordination import keys
 from coordination.api.app import create_app
 from coordination.config import Config
+from coordination.devtools.embedded import EmbeddedServer
 from coordination.domain.access import Role
-from coordination.embedded import EmbeddedServer
+from coordination.store import keys
 
 # The store's timeouts under test are the shipped defaults.
 DEFAULTS = Config()

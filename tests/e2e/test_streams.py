@@ -23,11 +23,11 @@ import redis as redis_lib
 from flask import Flask
 from werkzeug.serving import make_server
 
-from coordination import keys
 from coordination.api import dashboard_page
 from coordination.api.app import create_app
 from coordination.config import Config
 from coordination.domain.access import Role
+from coordination.store import keys
 
 CLOSED = "closed"
 LIDU = "gangwen/chenqiao/lidu"

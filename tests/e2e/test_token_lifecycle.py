@@ -30,9 +30,9 @@ from people import (
     report_body,
 )
 
-from coordination import keys
 from coordination.domain.access import Role
-from coordination.tokens import Token, TokenStore, hash_token
+from coordination.store import keys
+from coordination.store.tokens import Token, TokenStore, hash_token
 
 ADMIN = "admin@gangwen"
 PERSON = {"name": "李四", "phone": "13987654321"}

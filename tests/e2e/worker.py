@@ -23,7 +23,7 @@ from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry
 from rq.serializers import JSONSerializer
 
-from coordination import keys
+from coordination.store import keys
 
 ROOT = Path(__file__).resolve().parents[2]
 RQ = str(Path(sys.executable).parent / "rq")

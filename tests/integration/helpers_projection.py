@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 import redis as redis_lib
 
-from coordination import keys
+from coordination.bootstrap import Services, build_services
 from coordination.config import Config
 from coordination.domain.access import Action, Actor, Role
 from coordination.domain.incident import (
@@ -42,7 +42,7 @@ from coordination.domain.staff import StaffKind
 from coordination.projections import views
 from coordination.projections.projector import Projector, current_generation
 from coordination.service import Written
-from coordination.services import Services, build_services
+from coordination.store import keys
 
 P = "gangwen"
 DISTRICT = "gangwen"

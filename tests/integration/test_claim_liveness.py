@@ -25,10 +25,10 @@ from helpers_projection import (
     services,
 )
 
+from coordination.bootstrap import Services
 from coordination.domain.access import Action, Actor, Role
 from coordination.domain.incident import IncidentClaimed, Kind, ResolveIncident, Status, fold
 from coordination.projections.reads import NotYetVisible, PositionNotWritten
-from coordination.services import Services
 
 
 def hand_down_orders(svc: Services, clock: Clock, n: int) -> list[str]:

@@ -185,7 +185,7 @@ def test_worker_is_the_one_that_rides_out_outages(services: dict[str, Any]) -> N
 
 
 def test_scheduler_runs_the_tick_scheduler(services: dict[str, Any]) -> None:
-    from coordination import keys
+    from coordination.store import keys
 
     scheduler = services["scheduler"]
     assert command_of(scheduler) == ["coordination", "scheduler"]
@@ -213,7 +213,7 @@ def test_dockerfile_installs_the_project_as_a_non_root_user() -> None:
 def test_api_serves_with_the_same_config_as_make_run(services: dict[str, Any]) -> None:
     import inspect
 
-    from coordination import devrun
+    from coordination.devtools import devrun
 
     location = option(command_of(services["api"]), "--config")
     assert f'"--config", "{location}"' in inspect.getsource(devrun.run)

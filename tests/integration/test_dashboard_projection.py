@@ -34,7 +34,7 @@ from helpers_projection import (
     services,
 )
 
-from coordination import keys
+from coordination.bootstrap import Services
 from coordination.domain.access import Action
 from coordination.domain.deadlines import DeadlineKind
 from coordination.domain.incident import (
@@ -48,7 +48,7 @@ from coordination.domain.incident import (
 )
 from coordination.projections import views
 from coordination.projections.projector import Projector, current_generation
-from coordination.services import Services
+from coordination.store import keys
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 OFFICER = "陈桥街道 张主任"

@@ -24,7 +24,7 @@ import pytest
 import redis as redis_lib
 from helpers_projection import check_read_models
 
-from coordination import keys
+from coordination.bootstrap import Services, build_services
 from coordination.config import Config
 from coordination.domain.access import Action, Actor, Role
 from coordination.domain.deadlines import DeadlineKind
@@ -45,7 +45,7 @@ from coordination.domain.incident import (
     SupplyItem,
 )
 from coordination.projections.projector import Projector, current_generation
-from coordination.services import Services, build_services
+from coordination.store import keys
 
 P = "gangwen"
 DISTRICT = "gangwen"

@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 import redis as redis_lib
 
-from coordination import keys
+from coordination.bootstrap import build_services
 from coordination.config import Config
-from coordination.demo import UNCOVERED, DayNotEmpty, seed_day
+from coordination.devtools.demo import UNCOVERED, DayNotEmpty, seed_day
 from coordination.domain.incident import IncidentEscalated, Kind
-from coordination.services import build_services
+from coordination.store import keys
 
 P = "gangwen"
 DAY = date(2020, 2, 8)  # a Saturday of the outbreak: epidemic orders are done the same day

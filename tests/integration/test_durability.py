@@ -14,7 +14,7 @@ import redis as redis_lib
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from coordination import keys
+from coordination.devtools.embedded import EmbeddedServer
 from coordination.domain.incident import (
     Contact,
     IncidentClosed,
@@ -24,8 +24,8 @@ from coordination.domain.incident import (
     Kind,
 )
 from coordination.domain.units import Level
-from coordination.embedded import EmbeddedServer
-from coordination.eventstore import EventStore, Idempotency, Recorded, WriteOutcomeUnknown
+from coordination.store import keys
+from coordination.store.eventstore import EventStore, Idempotency, Recorded, WriteOutcomeUnknown
 
 P = "gangwen"
 NOW = datetime(2024, 3, 1, 9, 30, tzinfo=timezone(timedelta(hours=8)))

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import redis as redis_lib
 
-from coordination.embedded import EmbeddedServer, find_server_binary, free_port
+from coordination.devtools.embedded import EmbeddedServer, find_server_binary, free_port
 
 
 def _alive(pid: int) -> bool:

@@ -14,7 +14,6 @@ import pytest
 import redis as redis_lib
 from redis.crc import key_slot
 
-from coordination import keys
 from coordination.domain.incident import (
     Contact,
     IncidentClosed,
@@ -26,14 +25,15 @@ from coordination.domain.incident import (
     SupplyItem,
 )
 from coordination.domain.units import Level
-from coordination.eventstore import (
+from coordination.store import keys
+from coordination.store.eventstore import (
     ConcurrencyConflict,
     EventStore,
     Idempotency,
     Recorded,
     StoredEvent,
 )
-from coordination.mapper import Mapper
+from coordination.store.mapper import Mapper
 
 P = "gangwen"
 NOW = datetime(2024, 3, 1, 9, 30, tzinfo=timezone(timedelta(hours=8)))

@@ -27,7 +27,6 @@ from helpers_projection import (
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from coordination import keys
 from coordination.domain.access import Action
 from coordination.domain.errors import DomainError
 from coordination.domain.incident import (
@@ -48,6 +47,7 @@ from coordination.domain.incident import (
 )
 from coordination.projections.projector import Projector
 from coordination.service import NotFound, VersionMismatch
+from coordination.store import keys
 
 HOLDERS = ("vol-a", "vol-b")
 PLACES = ("丽都花园", "丽都花园", "望海苑", "花桥新村")

@@ -46,7 +46,6 @@ from helpers_projection import (
 from rq import Queue
 from rq.serializers import JSONSerializer
 
-from coordination import keys
 from coordination.config import Config
 from coordination.domain.access import Actor, Role
 from coordination.domain.errors import NotAllowed
@@ -61,6 +60,7 @@ from coordination.domain.incident import (
 from coordination.projections.projector import Projector, current_generation
 from coordination.projections.views import View
 from coordination.service import Written
+from coordination.store import keys
 
 BINJIANG = "gangwen/binjiang"
 

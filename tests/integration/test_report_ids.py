@@ -14,6 +14,7 @@ import pytest
 import redis as redis_lib
 
 from coordination import service as service_module
+from coordination.bootstrap import build_services
 from coordination.config import Config
 from coordination.domain.access import Actor, Role
 from coordination.domain.incident import (
@@ -24,7 +25,6 @@ from coordination.domain.incident import (
     Kind,
 )
 from coordination.service import Written
-from coordination.services import build_services
 
 DISPATCHER = Actor("wang", Role.DISPATCHER, "gangwen")
 LIDU = "gangwen/chenqiao/lidu"

@@ -18,10 +18,10 @@ import pytest
 import redis as redis_lib
 from helpers_projection import ADMIN, P, report_fields
 
-from coordination import keys
+from coordination.bootstrap import build_services
 from coordination.config import Config
-from coordination.embedded import EmbeddedServer
-from coordination.services import build_services
+from coordination.devtools.embedded import EmbeddedServer
+from coordination.store import keys
 
 COORDINATION = str(Path(sys.executable).parent / "coordination")
 ROOT = Path(__file__).resolve().parents[2]

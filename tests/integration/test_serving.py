@@ -29,9 +29,9 @@ import pytest
 import redis as redis_lib
 
 from coordination import gunicorn_conf
+from coordination.devtools.embedded import free_port
 from coordination.domain.access import Role
-from coordination.embedded import free_port
-from coordination.tokens import TokenStore
+from coordination.store.tokens import TokenStore
 
 ROOT = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
@@ -206,8 +206,8 @@ def test_no_token_secret_reaches_the_logs(served: Server, store: TokenStore) -> 
 
 
 def test_secrets_are_recognised_by_their_shape_too() -> None:
-    from coordination import tokens
     from coordination.serving.redact import redact
+    from coordination.store import tokens
 
     secret = tokens.PREFIX + "x" * 43
     assert tokens.PREFIX == "cdn_", "coordination/serving/redact.py knows the prefix"

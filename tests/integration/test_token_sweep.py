@@ -13,9 +13,9 @@ import pytest
 import redis as redis_lib
 from helpers_projection import ADMIN, LIDU, Clock, P, register_volunteer, services
 
+from coordination.bootstrap import Services
 from coordination.domain.access import Role
 from coordination.domain.staff import DeactivateStaff, StaffKind, UpdateStaff
-from coordination.services import Services
 from workers import jobs
 
 HUAQIAO = "gangwen/chenqiao/huaqiao"

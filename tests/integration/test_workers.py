@@ -40,16 +40,16 @@ from rq import Queue
 from rq.registry import FailedJobRegistry, FinishedJobRegistry
 from rq.serializers import JSONSerializer
 
-from coordination import keys
+from coordination.bootstrap import Services
 from coordination.config import Config
 from coordination.domain import incident as inc
 from coordination.domain.deadlines import DeadlineKind
 from coordination.domain.units import Level
-from coordination.eventstore import EventStore
 from coordination.projections import views
 from coordination.projections.projector import Projector, current_generation
-from coordination.services import Services
-from coordination.triggers import CatchUpTrigger
+from coordination.store import keys
+from coordination.store.eventstore import EventStore
+from coordination.store.triggers import CatchUpTrigger
 from workers import jobs
 
 ROOT = Path(__file__).resolve().parents[2]

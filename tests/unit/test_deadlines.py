@@ -63,7 +63,7 @@ from coordination.domain.incident import (
     pending_deadlines,
 )
 from coordination.domain.units import Jurisdiction, Level
-from coordination.workcalendar import load_calendar
+from coordination.store.workcalendar import load_calendar
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 SIGN, CLAIM, RESOLVE = DeadlineKind.SIGN, DeadlineKind.CLAIM, DeadlineKind.RESOLVE

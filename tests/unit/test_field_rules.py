@@ -23,7 +23,6 @@ from builders import (
     signed_at_street,
 )
 
-from coordination import tokens
 from coordination.domain.access import Role
 from coordination.domain.errors import InvalidTransition, NotAllowed
 from coordination.domain.incident import (
@@ -45,6 +44,7 @@ from coordination.domain.incident import (
 )
 from coordination.domain.staff import StaffKind, StaffMember
 from coordination.domain.units import Level
+from coordination.store import tokens
 
 COLLEAGUE = "volunteer-2"
 CHENQIAO = "gangwen/chenqiao"

@@ -40,7 +40,7 @@ from coordination.domain.staff import (
     on_duty,
 )
 from coordination.domain.units import Jurisdiction
-from coordination.mapper import Mapper
+from coordination.store.mapper import Mapper
 
 TZ = ZoneInfo("Asia/Shanghai")
 TONIGHT = night_window(NOW.date(), TZ)  # 2020-02-08 18:00 to 2020-02-09 08:00

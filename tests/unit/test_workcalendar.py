@@ -15,7 +15,7 @@ import pytest
 
 from coordination.config import DEFAULT_CALENDAR_FILE
 from coordination.domain.calendar import WorkingCalendar
-from coordination.workcalendar import load_calendar, missing_years, warn_missing
+from coordination.store.workcalendar import load_calendar, missing_years, warn_missing
 
 # The operator's calendar for a year the package does not know (hypothetical 2027 schedule,
 # shaped like the example in coordination/data/calendar.toml).
@@ -214,12 +214,12 @@ def test_missing_years_with_the_year_in_the_file(tmp_path: Path) -> None:
 def test_warn_missing_names_the_year_and_the_section_to_add(
     calendar: WorkingCalendar, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.WARNING, logger="coordination.workcalendar"):
+    with caplog.at_level(logging.WARNING, logger="coordination.store.workcalendar"):
         warnings = warn_missing(calendar, date(2026, 11, 29))
     assert len(warnings) == 1
     assert "2027" in warnings[0]
     assert "[years.2027]" in warnings[0]
-    records = [r for r in caplog.records if r.name == "coordination.workcalendar"]
+    records = [r for r in caplog.records if r.name == "coordination.store.workcalendar"]
     assert [r.levelno for r in records] == [logging.WARNING]
     assert records[0].getMessage() == warnings[0]
 
@@ -227,18 +227,18 @@ def test_warn_missing_names_the_year_and_the_section_to_add(
 def test_warn_missing_is_silent_when_the_years_are_known(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.WARNING, logger="coordination.workcalendar"):
+    with caplog.at_level(logging.WARNING, logger="coordination.store.workcalendar"):
         assert warn_missing(load(tmp_path, YEAR_2027), date(2026, 11, 29)) == []
-    assert not [r for r in caplog.records if r.name == "coordination.workcalendar"]
+    assert not [r for r in caplog.records if r.name == "coordination.store.workcalendar"]
 
 
 def test_warn_missing_for_a_far_year_names_both(
     calendar: WorkingCalendar, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.WARNING, logger="coordination.workcalendar"):
+    with caplog.at_level(logging.WARNING, logger="coordination.store.workcalendar"):
         warnings = warn_missing(calendar, date(2030, 1, 1))
     assert ["[years.2030]" in warnings[0], "[years.2031]" in warnings[1]] == [True, True]
-    assert len([r for r in caplog.records if r.name == "coordination.workcalendar"]) == 2
+    assert len([r for r in caplog.records if r.name == "coordination.store.workcalendar"]) == 2
 
 
 @pytest.mark.parametrize("year", [2027, 2030])

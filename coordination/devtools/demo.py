@@ -37,7 +37,7 @@ from zoneinfo import ZoneInfo
 
 from redis import Redis
 
-from coordination import keys
+from coordination.bootstrap import Services, build_services
 from coordination.config import Config
 from coordination.domain.access import Action, Actor, Role
 from coordination.domain.incident import (
@@ -59,7 +59,7 @@ from coordination.domain.staff import ScheduleShift, StaffKind
 from coordination.domain.units import Level
 from coordination.projections.reads import NotYetVisible
 from coordination.service import Written
-from coordination.services import Services, build_services
+from coordination.store import keys
 
 DEFAULT_SEED = 20200208
 DISTRICT = "gangwen"

@@ -10,11 +10,11 @@ import sys
 import time
 from pathlib import Path
 
+from coordination.bootstrap import Services, build_services
 from coordination.config import Config
+from coordination.devtools.embedded import EmbeddedServer
 from coordination.domain.access import Actor, Role
 from coordination.domain.staff import StaffKind
-from coordination.embedded import EmbeddedServer
-from coordination.services import Services, build_services
 
 DEMO_TOKENS = [
     (Role.DISPATCHER, "gangwen", "demo-dispatcher"),

@@ -15,9 +15,9 @@ from redis.exceptions import RedisError
 from rq import Queue
 from rq.serializers import JSONSerializer
 
-from coordination import keys
 from coordination.config import Config
-from coordination.connection import connect, is_unavailable
+from coordination.store import keys
+from coordination.store.connection import connect, is_unavailable
 
 TICK = "workers.jobs.tick"
 BACKOFF_SECONDS = (0.2, 5.0)  # the first wait while the store is unavailable, and the longest

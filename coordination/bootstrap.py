@@ -9,19 +9,19 @@ from datetime import UTC, datetime, timedelta
 from redis import Redis
 
 from coordination.config import Config
-from coordination.connection import connect
 from coordination.domain.calendar import WorkingCalendar
 from coordination.domain.deadlines import DeadlinePolicy
 from coordination.domain.incident import LeasePolicy
 from coordination.domain.units import Jurisdiction
-from coordination.eventstore import EventStore
 from coordination.projections.projector import Projector
 from coordination.projections.reads import ReadModels
 from coordination.service import Clock, IncidentService
 from coordination.staffing import StaffService
-from coordination.tokens import TokenStore
-from coordination.triggers import CatchUpTrigger
-from coordination.workcalendar import load_calendar, missing_years_warnings
+from coordination.store.connection import connect
+from coordination.store.eventstore import EventStore
+from coordination.store.tokens import TokenStore
+from coordination.store.triggers import CatchUpTrigger
+from coordination.store.workcalendar import load_calendar, missing_years_warnings
 
 
 @dataclass(frozen=True)

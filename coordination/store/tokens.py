@@ -18,10 +18,10 @@ from typing import Any
 
 from redis import Redis
 
-from coordination import keys
 from coordination.domain.access import Actor, Role
 from coordination.domain.errors import DomainError
 from coordination.domain.staff import StaffMember
+from coordination.store import keys
 
 PREFIX = "cdn_"
 REVOKE = "revoke"

@@ -6,10 +6,10 @@ from typing import Any
 
 import click
 
+from coordination.bootstrap import build_services
 from coordination.config import Config
 from coordination.domain.access import Actor, Role
-from coordination.services import build_services
-from coordination.tokens import Token
+from coordination.store.tokens import Token
 
 
 @click.group()
@@ -119,7 +119,7 @@ def daily_report(day: Any, district: str | None, fmt: str, output: str | None) -
     """The daily report (日报) of a district for a local date, as of the log's head now."""
     from zoneinfo import ZoneInfo
 
-    from coordination import reports as building
+    from coordination.projections import reports as building
     from coordination.projections.reads import NotYetVisible
 
     services = build_services(Config.from_env())
@@ -159,7 +159,7 @@ def daily_report(day: Any, district: str | None, fmt: str, output: str | None) -
 @click.option("--seed", type=int, default=None, help="Random seed; the same seed, the same day.")
 def demo(day: Any, seed: int | None) -> None:
     """Seed a realistic day of the Gangwen district into the log (once per day)."""
-    from coordination import demo as seeding
+    from coordination.devtools import demo as seeding
 
     config = Config.from_env()
     try:
@@ -185,7 +185,7 @@ def scheduler() -> None:
     import signal
     import threading
 
-    from coordination.scheduler import run
+    from coordination.cli.scheduler import run
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -197,7 +197,7 @@ def scheduler() -> None:
 @click.option("--burst", is_flag=True, help="Drain the queue once, then exit.")
 def worker(burst: bool) -> None:
     """Run the RQ worker of the projections and the tick; it rides out store outages."""
-    from coordination.worker import run
+    from coordination.cli.worker import run
 
     run(Config.from_env(), burst=burst)
 
@@ -205,6 +205,6 @@ def worker(burst: bool) -> None:
 @main.command()
 def dev() -> None:
     """Run everything locally: embedded server, API, worker, demo tokens (Ctrl-C stops)."""
-    from coordination.devrun import run
+    from coordination.devtools.devrun import run
 
     run(Config.from_env())

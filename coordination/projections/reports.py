@@ -228,8 +228,8 @@ def today(
     subtree was given on a local day, per hour of their report (24 counts), and the orders
     overdue now (at the unit holding them, in the subtree), latest first. Reads projections
     only: the incidents index and the views, then the late deadline spells."""
-    from coordination import keys
     from coordination.projections import views
+    from coordination.store import keys
 
     district = jurisdiction.district_of(unit)
     gen, _ = reads.snapshot(district, min_position)

@@ -18,9 +18,9 @@ from redis import Redis
 from redis.client import Pipeline
 from redis.exceptions import RedisError
 
-from coordination import keys
-from coordination.connection import is_unavailable
-from coordination.mapper import Mapper, default_mapper
+from coordination.store import keys
+from coordination.store.connection import is_unavailable
+from coordination.store.mapper import Mapper, default_mapper
 
 APPEND = """
 local idem_prefix = ARGV[3]
