@@ -50,10 +50,21 @@ from bench.servers import REPO_ROOT, Gunicorn, HostCpu, WorkerConfig, children, 
 from coordination.bootstrap import build_services
 from coordination.config import Config
 from coordination.devtools.embedded import EmbeddedServer
-from coordination.domain import incident as domain
 from coordination.domain.access import Role
+from coordination.domain.commands import (
+    ClaimIncident,
+    CloseIncident,
+    HandDown,
+    RecordReturnVisit,
+    ReleaseIncident,
+    ReportIncident,
+    ResolveIncident,
+    SignFor,
+)
 from coordination.domain.errors import DomainError
+from coordination.domain.incident import Incident, decide, fold
 from coordination.domain.units import Level
+from coordination.domain.values import Category, Contact, Kind, Priority, Satisfaction, SupplyItem
 from coordination.projections import views
 from coordination.projections.projector import Projector, current_generation
 from coordination.store import keys
@@ -254,41 +265,39 @@ def _lives(index: int, procs: int, places: list[str]) -> Any:
         n += procs
         holder = f"field-{rng.randrange(40)}"
         kind = rng.choices(
-            [domain.Kind.WORK_ORDER, domain.Kind.SUPPLY_DELIVERY, domain.Kind.QUARANTINE_VISIT],
+            [Kind.WORK_ORDER, Kind.SUPPLY_DELIVERY, Kind.QUARANTINE_VISIT],
             weights=[8, 1, 1],
         )[0]
-        report = domain.ReportIncident(
+        report = ReportIncident(
             incident_id=incident_id,
             kind=kind,
             title=rng.choice(
                 ["口罩价格过高", "小区封闭管理咨询", "独居老人需要送菜", "居家隔离人员上门"]
             ),
             place=rng.choice(places),
-            reporter=domain.Contact("张三", f"138{rng.randrange(10**8):08d}"),
+            reporter=Contact("张三", f"138{rng.randrange(10**8):08d}"),
             description="居民来电反映情况，请尽快核实处理。" * rng.randint(1, 3),
             address=f"{rng.randint(1, 40)}栋{rng.randint(1, 30)}0{rng.randint(1, 4)}",
-            priority=rng.choice(list(domain.Priority)),
+            priority=rng.choice(list(Priority)),
             epidemic=rng.random() < 0.5,
-            category=rng.choice(list(domain.Category)) if kind is domain.Kind.WORK_ORDER else None,
-            items=(domain.SupplyItem("大米", 2, "bag"), domain.SupplyItem("口罩", 20))
-            if kind is domain.Kind.SUPPLY_DELIVERY
+            category=rng.choice(list(Category)) if kind is Kind.WORK_ORDER else None,
+            items=(SupplyItem("大米", 2, "bag"), SupplyItem("口罩", 20))
+            if kind is Kind.SUPPLY_DELIVERY
             else (),
-            person=domain.Contact("李四", "13900000000")
-            if kind is domain.Kind.QUARANTINE_VISIT
-            else None,
+            person=Contact("李四", "13900000000") if kind is Kind.QUARANTINE_VISIT else None,
         )
         yield (
             incident_id,
             [
                 report,
-                domain.SignFor(note="已签收"),
-                domain.HandDown(note="请社区跟进"),
-                domain.ClaimIncident(holder=holder),
-                domain.ReleaseIncident(by=holder, reason="换班"),
-                domain.ClaimIncident(holder=holder),
-                domain.ResolveIncident(summary="已上门处理完毕", signed_off_by="王主任", by=holder),
-                domain.RecordReturnVisit(result=domain.Satisfaction.SATISFIED, note="满意"),
-                domain.CloseIncident(note="办结"),
+                SignFor(note="已签收"),
+                HandDown(note="请社区跟进"),
+                ClaimIncident(holder=holder),
+                ReleaseIncident(by=holder, reason="换班"),
+                ClaimIncident(holder=holder),
+                ResolveIncident(summary="已上门处理完毕", signed_off_by="王主任", by=holder),
+                RecordReturnVisit(result=Satisfaction.SATISFIED, note="满意"),
+                CloseIncident(note="办结"),
             ],
         )
 
@@ -321,7 +330,7 @@ def fill_process(
             break
         while len(active) < window:
             incident_id, commands = next(lives)
-            active.append([incident_id, domain.Incident(), commands, 0])
+            active.append([incident_id, Incident(), commands, 0])
         k = rng.randrange(len(active))
         life = active[k]
         incident_id, state, commands, step = life
@@ -329,13 +338,13 @@ def fill_process(
         produced: list[Any] = []
         while step < len(commands) and not produced:
             try:
-                produced = domain.decide(state, commands[step], replace(ctx, now=now))
+                produced = decide(state, commands[step], replace(ctx, now=now))
             except DomainError:
                 produced = []  # this domain version skips the step (closed at the visit, say)
             step += 1
         if produced:
             store.append(PARTITION, incident_id, state.version, produced, actor="bench", now=now)
-            life[1] = domain.fold(produced, state)
+            life[1] = fold(produced, state)
             written += len(produced)
             appends += 1
             incidents += state.version == 0

@@ -423,7 +423,7 @@ class Bench:
             ("redis XADD 1 entry (fsync)", lambda: redis.xadd("bench:layers", {"e": BODY})),
             ("token lookup (GET)", lambda: services.tokens.lookup(secret)),
             ("ReportIncidentSchema.load (CPU)", lambda: schema.load(json.loads(BODY))),
-            ("IncidentService.report (EVALSHA, fsync)", lambda: services.incidents.report(
+            ("IncidentHandler.report (EVALSHA, fsync)", lambda: services.incidents.report(
                 token.actor, fields)),
             ("Flask test client POST /events (trivial)", trivial_post),
             ("Flask test client POST /incidents", api_post),

@@ -10,13 +10,15 @@ from redis import Redis
 
 from coordination.config import Config
 from coordination.domain.calendar import WorkingCalendar
+from coordination.domain.context import LeasePolicy
 from coordination.domain.deadlines import DeadlinePolicy
-from coordination.domain.incident import LeasePolicy
 from coordination.domain.units import Jurisdiction
+from coordination.handlers.base import Clock
+from coordination.handlers.incidents import IncidentHandler
+from coordination.handlers.staff import StaffHandler
+from coordination.handlers.watchers import Watchers
 from coordination.projections.projector import Projector
 from coordination.projections.reads import ReadModels
-from coordination.service import Clock, IncidentService
-from coordination.staffing import StaffService
 from coordination.store.connection import connect
 from coordination.store.eventstore import EventStore
 from coordination.store.tokens import TokenStore
@@ -33,8 +35,9 @@ class Services:
     tokens: TokenStore
     reads: ReadModels
     projector: Projector
-    incidents: IncidentService
-    staff: StaffService
+    incidents: IncidentHandler
+    staff: StaffHandler
+    watchers: Watchers
     calendar: WorkingCalendar
 
     def calendar_warnings(self) -> list[str]:
@@ -70,15 +73,18 @@ def build_services(
         night_emergency=timedelta(minutes=config.night_lease_minutes),
     )
     trigger = CatchUpTrigger(redis, config.queue)
-    incidents = IncidentService(
+    clock = clock or utcnow
+    staff = StaffHandler(store, jurisdiction, clock, on_append=trigger)
+    incidents = IncidentHandler(
         store,
         jurisdiction,
-        clock or utcnow,
-        config.timezone,
+        clock,
+        staff,
+        roster=reads,
+        timezone=config.timezone,
         leases=leases,
         deadlines=deadlines,
         on_append=trigger,
-        reads=reads,
     )
     projector = Projector(
         redis,
@@ -87,7 +93,6 @@ def build_services(
         lock_ttl_ms=int(config.projector_lock_seconds * 1000),
         timezone=config.timezone,
     )
-    staff = StaffService(store, jurisdiction, clock or utcnow, on_append=trigger)
     return Services(
         config,
         redis,
@@ -98,6 +103,7 @@ def build_services(
         projector,
         incidents,
         staff,
+        Watchers(incidents, reads),
         calendar,
     )
 

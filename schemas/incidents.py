@@ -6,7 +6,7 @@ from typing import Any
 
 from marshmallow import Schema, fields, post_load, validate
 
-from coordination.domain.incident import Category, Contact, Kind, Priority, Satisfaction, SupplyItem
+from coordination.domain.values import Category, Contact, Kind, Priority, Satisfaction, SupplyItem
 from schemas.base import Pattern, RequestSchema, Version, WholeNumber
 
 SHORT = validate.Length(min=1, max=100)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from coordination.domain.incident import Kind, Status
+from coordination.domain.values import Kind, Status
 from schemas.base import MinPosition, RequestSchema
 from schemas.incidents import ExpectedVersionSchema, IncidentSchema
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from coordination.domain.staff import StaffKind
+from coordination.domain.values import StaffKind
 from schemas.base import Day, MinPosition, Moment, Pattern, RequestSchema
 from schemas.incidents import SHORT, ExpectedVersionSchema, Timestamp
 

@@ -29,12 +29,12 @@ def catch_up(partition: str) -> int:
 
 def expire_leases(partition: str) -> int:
     """Return the orders whose claim ran out to their queues; how many."""
-    return services().incidents.expire_leases(partition)
+    return services().watchers.expire_leases(partition)
 
 
 def watch_deadlines(partition: str) -> int:
     """Record the deadlines that have passed and escalate each one level up; how many."""
-    return services().incidents.watch_deadlines(partition)
+    return services().watchers.watch_deadlines(partition)
 
 
 def sweep_tokens() -> dict[str, int]:

@@ -25,7 +25,7 @@ from bench.chaos.http import Answer
 from bench.chaos.report import Table
 from bench.chaos.stack import Stack
 from coordination.domain.access import Role
-from coordination.domain.incident import IncidentClaimed
+from coordination.domain.events import IncidentClaimed
 
 RESOLVE = {"summary": "已上门处理", "signed_off_by": "丽都社区 李书记"}
 

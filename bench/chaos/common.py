@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 from bench.chaos.http import Answer, Client
 from bench.chaos.stack import DISTRICT, HOST, Stack
-from coordination.domain.incident import IncidentReported
+from coordination.domain.events import IncidentReported
 from coordination.store import keys
 from coordination.store.eventstore import StoredEvent
 

@@ -10,7 +10,7 @@ from redis import Redis
 from coordination.api import errors
 from coordination.bootstrap import build_services
 from coordination.config import Config
-from coordination.service import Clock
+from coordination.handlers.base import Clock
 
 
 def create_app(

@@ -22,8 +22,8 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from coordination.domain.access import Forbidden, OutOfScope
 from coordination.domain.errors import Conflict, DomainError
+from coordination.handlers.base import NotFound, VersionMismatch
 from coordination.projections.reads import NotYetVisible, PositionNotWritten
-from coordination.service import NotFound, VersionMismatch
 from coordination.store.eventstore import IdempotencyKeyReused
 from schemas.errors import ErrorSchema
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from typing import Any
 
 from flask import g, request
@@ -14,10 +15,21 @@ from coordination.api import present
 from coordination.api.auth import authenticate, current_actor, current_token
 from coordination.api.parsing import Blueprint
 from coordination.api.reading import reading, services, within_scope
-from coordination.domain import incident as domain
-from coordination.domain.access import Action, Actor, Role
+from coordination.domain.access import Action, Actor, may
+from coordination.domain.commands import (
+    CloseIncident,
+    Command,
+    DispatchIncident,
+    HandDown,
+    RecordReturnVisit,
+    ReleaseIncident,
+    ResolveIncident,
+    ReturnIncident,
+    SignFor,
+)
+from coordination.handlers.base import NotFound
+from coordination.handlers.incidents import IncidentHandler, Written
 from coordination.projections.views import View
-from coordination.service import IncidentService, NotFound, Written
 from coordination.store.eventstore import Idempotency
 from schemas.incidents import (
     DispatchSchema,
@@ -40,7 +52,7 @@ blp.before_request(authenticate)
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
-def service() -> IncidentService:
+def service() -> IncidentHandler:
     return services().incidents
 
 
@@ -162,71 +174,78 @@ class IncidentEvents(MethodView):
         return [present.event(e, current_actor()) for e in history]
 
 
-def _command_route(path: str, schema: type, action: Action, make: Any, summary: str) -> None:
-    @blp.arguments(schema())
+def command(
+    incident_id: str, data: dict[str, Any], make: Callable[[dict[str, Any]], Command]
+) -> Any:
+    """Carry out the command ``make`` builds from the body (less its expected version)."""
+    expected = expected_version(data)
+    result = service().execute(current_actor(), incident_id, make(data), expected, idempotency())
+    return written(result, 200)
+
+
+@blp.route("/<incident_id>/dispatch")
+class DispatchView(MethodView):
+    @blp.arguments(DispatchSchema())
     @blp.response(200, WrittenSchema)
-    def post(self: Any, data: dict[str, Any], incident_id: str) -> Any:
-        expected = expected_version(data)
-        actor = current_actor()
-        result = service().execute(
-            actor, incident_id, action, make(data, actor), expected, idempotency()
+    def post(self, data: dict[str, Any], incident_id: str) -> Any:
+        """Dispatch (again) to a street, department or community."""
+        return command(incident_id, data, lambda d: DispatchIncident(**d))
+
+
+@blp.route("/<incident_id>/sign-for")
+class SignForView(MethodView):
+    @blp.arguments(NoteSchema())
+    @blp.response(200, WrittenSchema)
+    def post(self, data: dict[str, Any], incident_id: str) -> Any:
+        """Sign for the incident as its handling unit."""
+        return command(incident_id, data, lambda d: SignFor(**d))
+
+
+@blp.route("/<incident_id>/return")
+class ReturnView(MethodView):
+    @blp.arguments(ReturnSchema())
+    @blp.response(200, WrittenSchema)
+    def post(self, data: dict[str, Any], incident_id: str) -> Any:
+        """Return the incident as not ours, with a reason; the district re-dispatches it."""
+        return command(incident_id, data, lambda d: ReturnIncident(**d))
+
+
+@blp.route("/<incident_id>/hand-down")
+class HandDownView(MethodView):
+    @blp.arguments(HandDownSchema())
+    @blp.response(200, WrittenSchema)
+    def post(self, data: dict[str, Any], incident_id: str) -> Any:
+        """Hand the incident down to a community (by default the place's own)."""
+        return command(incident_id, data, lambda d: HandDown(**d))
+
+
+@blp.route("/<incident_id>/resolve")
+class ResolveView(MethodView):
+    @blp.arguments(ResolveSchema())
+    @blp.response(200, WrittenSchema)
+    def post(self, data: dict[str, Any], incident_id: str) -> Any:
+        """Resolve with what was done and the responsible officer's sign-off."""
+        return command(
+            incident_id, data, lambda d: ResolveIncident(**d, by=resolver(current_actor()))
         )
-        return written(result, 200)
-
-    post.__doc__ = summary
-    view = type(f"{action.value.title().replace('_', '')}View", (MethodView,), {"post": post})
-    blp.route(f"/<incident_id>/{path}")(view)
 
 
-_command_route(
-    "dispatch",
-    DispatchSchema,
-    Action.DISPATCH,
-    lambda d, actor: domain.DispatchIncident(**d),
-    "Dispatch (again) to a street, department or community.",
-)
-_command_route(
-    "sign-for",
-    NoteSchema,
-    Action.SIGN_FOR,
-    lambda d, actor: domain.SignFor(**d),
-    "Sign for the incident as its handling unit.",
-)
-_command_route(
-    "return",
-    ReturnSchema,
-    Action.RETURN,
-    lambda d, actor: domain.ReturnIncident(**d),
-    "Return the incident as not ours, with a reason; the district re-dispatches it.",
-)
-_command_route(
-    "hand-down",
-    HandDownSchema,
-    Action.HAND_DOWN,
-    lambda d, actor: domain.HandDown(**d),
-    "Hand the incident down to a community (by default the place's own).",
-)
-_command_route(
-    "resolve",
-    ResolveSchema,
-    Action.RESOLVE,
-    lambda d, actor: domain.ResolveIncident(**d, by=field_staff(actor)),
-    "Resolve with what was done and the responsible officer's sign-off.",
-)
-_command_route(
-    "return-visit",
-    ReturnVisitSchema,
-    Action.RECORD_VISIT,
-    lambda d, actor: domain.RecordReturnVisit(**d),
-    "Record the return visit; unsatisfied reopens the incident.",
-)
-_command_route(
-    "close",
-    NoteSchema,
-    Action.CLOSE,
-    lambda d, actor: domain.CloseIncident(**d),
-    "Close a visited incident.",
-)
+@blp.route("/<incident_id>/return-visit")
+class RecordVisitView(MethodView):
+    @blp.arguments(ReturnVisitSchema())
+    @blp.response(200, WrittenSchema)
+    def post(self, data: dict[str, Any], incident_id: str) -> Any:
+        """Record the return visit; unsatisfied reopens the incident."""
+        return command(incident_id, data, lambda d: RecordReturnVisit(**d))
+
+
+@blp.route("/<incident_id>/close")
+class CloseView(MethodView):
+    @blp.arguments(NoteSchema())
+    @blp.response(200, WrittenSchema)
+    def post(self, data: dict[str, Any], incident_id: str) -> Any:
+        """Close a visited incident."""
+        return command(incident_id, data, lambda d: CloseIncident(**d))
 
 
 @blp.route("/<incident_id>/claim")
@@ -255,17 +274,22 @@ class TakeOver(MethodView):
         return written(result, 200)
 
 
-_command_route(
-    "release",
-    ReleaseSchema,
-    Action.RELEASE,
-    lambda d, actor: domain.ReleaseIncident(
-        by=actor.subject, reason=d["reason"], override=actor.role is not Role.FIELD
-    ),
-    "Give a claimed order back to its community's queue.",
-)
+@blp.route("/<incident_id>/release")
+class ReleaseView(MethodView):
+    @blp.arguments(ReleaseSchema())
+    @blp.response(200, WrittenSchema)
+    def post(self, data: dict[str, Any], incident_id: str) -> Any:
+        """Give a claimed order back to its community's queue."""
+        actor = current_actor()
+        return command(
+            incident_id,
+            data,
+            lambda d: ReleaseIncident(
+                by=actor.subject, reason=d["reason"], override=may(actor, Action.RELEASE_ANY)
+            ),
+        )
 
 
-def field_staff(actor: Actor) -> str:
+def resolver(actor: Actor) -> str:
     """Field staff resolve only what they hold; a handler resolves on the unit's behalf."""
-    return actor.subject if actor.role is Role.FIELD else ""
+    return "" if may(actor, Action.RESOLVE_FOR_UNIT) else actor.subject

@@ -10,7 +10,7 @@ from coordination.api import present
 from coordination.api.auth import authenticate, current_token
 from coordination.api.parsing import Blueprint
 from coordination.api.reading import services
-from coordination.domain.access import Forbidden, Role
+from coordination.domain.access import Action, Forbidden, may
 from schemas.queries import PageSchema, ReadArgsSchema
 
 blp = Blueprint("me", __name__, url_prefix="/me", description="The caller")
@@ -24,7 +24,7 @@ class Assignments(MethodView):
     def get(self, args: dict[str, Any]) -> Any:
         """A field token's claims (by its staff id) not yet resolved or released."""
         token = current_token()
-        if token.role is not Role.FIELD or not token.staff_id:
+        if not may(token.actor, Action.READ_ASSIGNMENTS) or not token.staff_id:
             raise Forbidden(
                 f"only a field token holds assignments, not a {token.role.value} token: "
                 "read your units' queues instead",

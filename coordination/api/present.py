@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from coordination.domain.access import ROLES_SEEING_PERSONAL_DATA, Actor
+from coordination.domain.access import Action, Actor, may
 from coordination.domain.incident import Incident
 from coordination.domain.privacy import mask_address, mask_name, mask_phone
 from coordination.projections import views
@@ -50,7 +50,7 @@ def event(stored: StoredEvent, actor: Actor) -> dict[str, Any]:
 
 def redact(data: dict[str, Any], actor: Actor) -> dict[str, Any]:
     """Mask residents' names, phones and addresses unless the actor's role needs them."""
-    if actor.role in ROLES_SEEING_PERSONAL_DATA:
+    if may(actor, Action.SEE_PERSONAL_DATA):
         return data
     masked = dict(data)
     for key in ("reporter", "person"):

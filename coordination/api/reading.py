@@ -10,8 +10,9 @@ from flask_smorest import abort
 
 from coordination.api.auth import current_actor
 from coordination.bootstrap import Services
+from coordination.domain.access import Action, OutOfScope, authorize
+from coordination.handlers.base import NotFound
 from coordination.projections.reads import BadCursor
-from coordination.service import NotFound
 
 T = TypeVar("T")
 
@@ -22,9 +23,12 @@ def services() -> Services:
 
 
 def within_scope(unit: str) -> None:
-    """A unit outside the caller's subtree, or no unit at all, does not exist for the caller."""
-    if not services().jurisdiction.within(unit, current_actor().unit):
-        raise NotFound(unit)
+    """Raise unless the caller may read what ``unit`` holds: a unit outside the caller's subtree,
+    or no unit at all, does not exist for the caller."""
+    try:
+        authorize(current_actor(), Action.READ, unit, services().jurisdiction)
+    except OutOfScope:
+        raise NotFound(unit) from None
 
 
 def reading(read: Callable[[], T]) -> T:

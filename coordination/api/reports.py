@@ -12,16 +12,15 @@ from flask_smorest import abort
 from coordination.api.auth import authenticate, current_actor
 from coordination.api.parsing import Blueprint
 from coordination.api.reading import services, within_scope
-from coordination.domain.access import Forbidden, Role
+from coordination.domain.access import Action, check_role
 from coordination.domain.units import Level
+from coordination.handlers.base import NotFound
 from coordination.projections import reports
-from coordination.service import NotFound
 from schemas.reports import DailyReportQueryArgsSchema, DailyReportSchema
 
 blp = Blueprint("reports", __name__, url_prefix="/reports", description="Daily reports")
 blp.before_request(authenticate)
 
-READERS = frozenset({Role.DISPATCHER, Role.VIEWER, Role.ADMIN})
 JSON = "application/json"
 CSV = "text/csv"
 
@@ -52,8 +51,7 @@ class DailyReportCsv(MethodView):
 def daily(args: dict[str, Any], mimetype: str) -> Response:
     """The report, rendered; a dispatcher, viewer or admin of the district may read it."""
     actor = current_actor()
-    if actor.role not in READERS:
-        raise Forbidden(f"a {actor.role.value} may not read the daily report", "role")
+    check_role(actor, Action.READ_REPORT)
     svc = services()
     district = args.get("district") or svc.jurisdiction.district_of(actor.unit)
     within_scope(district)

@@ -11,9 +11,9 @@ from coordination.api.auth import authenticate, current_actor
 from coordination.api.incidents import expected_version, idempotency
 from coordination.api.parsing import Blueprint
 from coordination.api.reading import services
-from coordination.domain import staff as domain
+from coordination.domain.commands import CancelShift, DeactivateStaff, ScheduleShift, UpdateStaff
 from coordination.domain.staff import StaffMember
-from coordination.staffing import StaffService, StaffWritten
+from coordination.handlers.staff import StaffHandler, StaffWritten
 from coordination.store.mapper import to_data
 from schemas.staff import (
     CancelShiftSchema,
@@ -30,7 +30,7 @@ blp = Blueprint("staff", __name__, url_prefix="/staff", description="Staff and d
 blp.before_request(authenticate)
 
 
-def staffing() -> StaffService:
+def staffing() -> StaffHandler:
     return services().staff
 
 
@@ -99,24 +99,24 @@ def _command_route(path: str, schema: type, make: Any, summary: str) -> None:
 _command_route(
     "profile",
     ProfileSchema,
-    lambda d: domain.UpdateStaff(**d),
+    lambda d: UpdateStaff(**d),
     "Change a member's profile (name, unit, kind, party, training); field tokens follow a move.",
 )
 _command_route(
     "deactivate",
     DeactivateStaffSchema,
-    lambda d: domain.DeactivateStaff(**d),
+    lambda d: DeactivateStaff(**d),
     "Deactivate a member: off duty, no more claims, and their field tokens revoked.",
 )
 _command_route(
     "shifts",
     ScheduleShiftSchema,
-    lambda d: domain.ScheduleShift(**d),
+    lambda d: ScheduleShift(**d),
     "Schedule a duty shift (值班) for the member at their unit.",
 )
 _command_route(
     "shifts/<shift_id>/cancel",
     CancelShiftSchema,
-    lambda d, shift_id: domain.CancelShift(shift_id, **d),
+    lambda d, shift_id: CancelShift(shift_id, **d),
     "Cancel one of the member's duty shifts.",
 )

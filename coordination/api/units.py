@@ -81,7 +81,7 @@ class ClaimNext(MethodView):
     def post(self, args: dict[str, Any], unit: str) -> Any:
         """Claim the most urgent unclaimed order of the unit's queue, or 204 if none."""
         within_scope(unit)
-        result = services().incidents.claim_next(
+        result = services().watchers.claim_next(
             current_actor(), unit, args["kind"], args.get("min_position")
         )
         if result is None:

@@ -39,7 +39,7 @@ def create_token(role: str, unit: str, name: str) -> None:
     if role == Role.FIELD.value:
         # Field tokens belong to a registered staff member, and follow them: claims record
         # who, and deactivating or moving the member revokes or moves the token.
-        member = services.incidents.staff_member(Actor(name, Role.FIELD, unit))
+        member = services.staff.member_of(Actor(name, Role.FIELD, unit))
         if member is None or not member.active or member.unit != unit:
             raise click.BadParameter(
                 f"{name!r} is not an active staff member of {unit}; register them first "

@@ -39,26 +39,29 @@ from redis import Redis
 
 from coordination.bootstrap import Services, build_services
 from coordination.config import Config
-from coordination.domain.access import Action, Actor, Role
-from coordination.domain.incident import (
-    Category,
-    Contact,
+from coordination.domain.access import Actor, Role
+from coordination.domain.commands import (
     DispatchIncident,
     HandDown,
-    Incident,
-    Kind,
-    Priority,
     RecordReturnVisit,
     ResolveIncident,
     ReturnIncident,
-    Satisfaction,
+    ScheduleShift,
     SignFor,
+)
+from coordination.domain.incident import Incident
+from coordination.domain.units import Level
+from coordination.domain.values import (
+    Category,
+    Contact,
+    Kind,
+    Priority,
+    Satisfaction,
+    StaffKind,
     SupplyItem,
 )
-from coordination.domain.staff import ScheduleShift, StaffKind
-from coordination.domain.units import Level
+from coordination.handlers.incidents import Written
 from coordination.projections.reads import NotYetVisible
-from coordination.service import Written
 from coordination.store import keys
 
 DEFAULT_SEED = 20200208
@@ -327,7 +330,7 @@ class DemoDay:
 
     def _watch(self) -> None:
         self._settle()
-        breached = self.services.incidents.watch_deadlines(DISTRICT)
+        breached = self.services.watchers.watch_deadlines(DISTRICT)
         self.summary.breaches += breached
         self.summary.escalations += breached  # each breach is escalated one level up
 
@@ -393,7 +396,7 @@ class DemoDay:
                 trained = n == 1 or (n == 2 and community.endswith("yonghe"))
                 members.append((staff_id, trained))
                 actor = Actor(staff_id, Role.FIELD, community)
-                if self.services.incidents.staff_member(actor) is None:
+                if self.services.staff.member_of(actor) is None:
                     fields = {
                         "staff_id": staff_id,
                         "name": self._name(),
@@ -677,30 +680,30 @@ class DemoDay:
         if written.incident.escalated_to:
             self.summary.escalations += 1  # nobody on duty: the street sees to it at once
 
-    def _execute(self, what: str, order: Order, actor: Actor, action: Action, command: Any) -> Any:
+    def _execute(self, what: str, order: Order, actor: Actor, command: Any) -> Any:
         return self._write(
             what,
             order,
-            lambda: self.services.incidents.execute(actor, order.id, action, command),
+            lambda: self.services.incidents.execute(actor, order.id, command),
         )
 
     def _return(self, order: Order) -> None:
         reason = RETURN_REASONS[order.handler]
         actor = self._handler(order.returned_by or order.handler)
-        if self._execute("return", order, actor, Action.RETURN, ReturnIncident(reason)):
+        if self._execute("return", order, actor, ReturnIncident(reason)):
             self.summary.returned += 1
 
     def _redispatch(self, order: Order) -> None:
         dispatcher = self.rng.choice(self.dispatchers)
         command = DispatchIncident(order.handler, note="按职责转派")
-        self._execute("dispatch", order, dispatcher, Action.DISPATCH, command)
+        self._execute("dispatch", order, dispatcher, command)
 
     def _sign(self, order: Order) -> None:
         if order.broken or order.incident is None:
             return
         unit = order.incident.unit
         due = order.incident.deadlines.sign_by
-        if self._execute("sign for", order, self._handler(unit), Action.SIGN_FOR, SignFor()):
+        if self._execute("sign for", order, self._handler(unit), SignFor()):
             self.summary.signed += 1
             self.summary.signed_late += due is not None and self.clock.now > due
 
@@ -709,7 +712,7 @@ class DemoDay:
             return
         actor = self._handler(order.incident.unit)
         command = HandDown(order.community, note="请社区落实")
-        self._execute("hand down", order, actor, Action.HAND_DOWN, command)
+        self._execute("hand down", order, actor, command)
 
     def _claim(self, order: Order) -> None:
         if order.broken or order.incident is None or order.community is None:
@@ -740,7 +743,7 @@ class DemoDay:
             if by_handler and order.night:
                 summary = "社区无人值班，街道值班干部送去体温计，居民体温正常"
             command = ResolveIncident(summary, self._officer(actor.unit))
-        if self._execute("resolve", order, actor, Action.RESOLVE, command):
+        if self._execute("resolve", order, actor, command):
             self.summary.resolved += 1
             self.summary.resolved_late += due is not None and self.clock.now > due
             order.holder = ""
@@ -755,7 +758,7 @@ class DemoDay:
             Satisfaction.UNSATISFIED: "居民表示问题未解决，要求重新处理",
         }
         command = RecordReturnVisit(result, notes[result])
-        if self._execute("return visit", order, dispatcher, Action.RECORD_VISIT, command):
+        if self._execute("return visit", order, dispatcher, command):
             self.summary.visits[result.value] += 1
             if result is Satisfaction.UNSATISFIED:
                 self.summary.reopened += 1

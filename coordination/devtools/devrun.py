@@ -14,7 +14,7 @@ from coordination.bootstrap import Services, build_services
 from coordination.config import Config
 from coordination.devtools.embedded import EmbeddedServer
 from coordination.domain.access import Actor, Role
-from coordination.domain.staff import StaffKind
+from coordination.domain.values import StaffKind
 
 DEMO_TOKENS = [
     (Role.DISPATCHER, "gangwen", "demo-dispatcher"),
@@ -134,7 +134,7 @@ def demo_staff(services: Services) -> None:
     """Field tokens belong to registered staff: register the demo's, if they are not."""
     admin = Actor("demo-setup", Role.ADMIN, "gangwen")
     for role, unit, name in DEMO_TOKENS:
-        if role is not Role.FIELD or services.incidents.staff_member(Actor(name, role, unit)):
+        if role is not Role.FIELD or services.staff.member_of(Actor(name, role, unit)):
             continue
         profile = DEMO_STAFF[name]
         fields = {

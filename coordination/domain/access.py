@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from coordination.domain import commands as c
 from coordination.domain.errors import DomainError
 from coordination.domain.units import Jurisdiction
 
@@ -31,11 +32,24 @@ class Action(StrEnum):
     CLOSE = "close"
     MANAGE_STAFF = "manage_staff"  # register, change and deactivate staff; schedule duty
     RECORD_BREACH = "record_breach"  # the deadline watcher's, as the system
+    RELEASE_ANY = "release_any"  # give back anyone's claim, not only one's own
+    RESOLVE_FOR_UNIT = "resolve_for_unit"  # resolve on the unit's behalf, without holding it
+    READ_ASSIGNMENTS = "read_assignments"  # what one holds (/me/assignments): staff only
+    READ_REPORT = "read_report"  # the district's daily report (日报)
+    SEE_PERSONAL_DATA = "see_personal_data"  # residents' names, phones, addresses unmasked
 
 
 PERMISSIONS: dict[Role, frozenset[Action]] = {
     Role.DISPATCHER: frozenset(
-        {Action.READ, Action.REPORT, Action.DISPATCH, Action.RECORD_VISIT, Action.CLOSE}
+        {
+            Action.READ,
+            Action.REPORT,
+            Action.DISPATCH,
+            Action.RECORD_VISIT,
+            Action.CLOSE,
+            Action.READ_REPORT,
+            Action.SEE_PERSONAL_DATA,
+        }
     ),
     Role.HANDLER: frozenset(
         {
@@ -46,15 +60,49 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
             Action.RELEASE,
             Action.RESOLVE,
             Action.MANAGE_STAFF,
+            Action.RELEASE_ANY,
+            Action.RESOLVE_FOR_UNIT,
+            Action.SEE_PERSONAL_DATA,
         }
     ),
-    Role.FIELD: frozenset({Action.READ, Action.CLAIM, Action.RELEASE, Action.RESOLVE}),
-    Role.VIEWER: frozenset({Action.READ}),
+    Role.FIELD: frozenset(
+        {
+            Action.READ,
+            Action.CLAIM,
+            Action.RELEASE,
+            Action.RESOLVE,
+            Action.READ_ASSIGNMENTS,
+            Action.SEE_PERSONAL_DATA,
+        }
+    ),
+    Role.VIEWER: frozenset({Action.READ, Action.READ_REPORT}),
     Role.ADMIN: frozenset(Action),
 }
 
-# Residents' names, phones and quarantine addresses are shown in full only to these roles.
-ROLES_SEEING_PERSONAL_DATA = frozenset({Role.DISPATCHER, Role.HANDLER, Role.FIELD, Role.ADMIN})
+# The action each command needs: a handler authorizes ``execute(actor, id, command)`` by it.
+COMMANDS: dict[type, Action] = {
+    c.ReportIncident: Action.REPORT,
+    c.DispatchIncident: Action.DISPATCH,
+    c.SignFor: Action.SIGN_FOR,
+    c.ReturnIncident: Action.RETURN,
+    c.HandDown: Action.HAND_DOWN,
+    c.ClaimIncident: Action.CLAIM,
+    c.TakeOverClaim: Action.CLAIM,
+    c.ReleaseIncident: Action.RELEASE,
+    c.ExpireClaim: Action.RELEASE,
+    c.ResolveIncident: Action.RESOLVE,
+    c.RecordReturnVisit: Action.RECORD_VISIT,
+    c.CloseIncident: Action.CLOSE,
+    c.RecordBreach: Action.RECORD_BREACH,
+    c.RegisterStaff: Action.MANAGE_STAFF,
+    c.UpdateStaff: Action.MANAGE_STAFF,
+    c.DeactivateStaff: Action.MANAGE_STAFF,
+    c.ScheduleShift: Action.MANAGE_STAFF,
+    c.CancelShift: Action.MANAGE_STAFF,
+}
+
+# How a refusal names an action, where its value does not read well.
+_SAID = {Action.READ_REPORT: "read the daily report"}
 
 
 @dataclass(frozen=True)
@@ -79,9 +127,25 @@ def reaches(actor: Actor, unit: str, jurisdiction: Jurisdiction) -> bool:
     return jurisdiction.within(unit, actor.unit)
 
 
+def may(actor: Actor, action: Action) -> bool:
+    """Whether the actor's role may take ``action`` at all (wherever it is)."""
+    return action in PERMISSIONS[actor.role]
+
+
+def check_role(actor: Actor, action: Action) -> None:
+    """Raise unless the actor's role may take ``action``."""
+    if not may(actor, action):
+        said = _SAID.get(action, action.value.replace("_", " "))
+        raise Forbidden(f"a {actor.role.value} may not {said}", "role")
+
+
 def authorize(actor: Actor, action: Action, unit: str, jurisdiction: Jurisdiction) -> None:
     """Raise unless the actor may take ``action`` on something held by ``unit``."""
     if not reaches(actor, unit, jurisdiction):
         raise OutOfScope(f"{unit} is outside {actor.unit}", field="unit")
-    if action not in PERMISSIONS[actor.role]:
-        raise Forbidden(f"a {actor.role.value} may not {action.value.replace('_', ' ')}", "role")
+    check_role(actor, action)
+
+
+def authorize_command(actor: Actor, command: type, unit: str, jurisdiction: Jurisdiction) -> None:
+    """Raise unless the actor may give a command of this type about something held by ``unit``."""
+    authorize(actor, COMMANDS[command], unit, jurisdiction)

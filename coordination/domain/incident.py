@@ -1,4 +1,4 @@
-"""The incident aggregate: its commands, its events, and the rules between them.
+"""The incident aggregate: its state, and the rules between commands and events.
 
 ``decide(state, command, ctx)`` turns a command into events or raises a ``DomainError``;
 ``evolve(state, event)`` folds one event into the state. Neither does any I/O.
@@ -7,332 +7,58 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field, fields
-from datetime import datetime, timedelta
-from enum import StrEnum
+from dataclasses import dataclass, fields
+from datetime import datetime
 from functools import singledispatch
 from typing import Any
 
-from coordination.domain.deadlines import DeadlineKind, DeadlinePolicy, Deadlines
+from coordination.domain.commands import (
+    ClaimIncident,
+    CloseIncident,
+    Command,
+    DispatchIncident,
+    ExpireClaim,
+    HandDown,
+    RecordBreach,
+    RecordReturnVisit,
+    ReleaseIncident,
+    ReportIncident,
+    ResolveIncident,
+    ReturnIncident,
+    SignFor,
+    TakeOverClaim,
+)
+from coordination.domain.context import Context
+from coordination.domain.deadlines import DeadlineKind, Deadlines
 from coordination.domain.errors import AlreadyClaimed, DomainError, InvalidTransition, NotAllowed
-from coordination.domain.units import Jurisdiction, Level
-
-
-class Kind(StrEnum):
-    SUPPLY_DELIVERY = "supply_delivery"
-    QUARANTINE_VISIT = "quarantine_visit"
-    NIGHT_EMERGENCY = "night_emergency"
-    WORK_ORDER = "work_order"
-
-
-class Category(StrEnum):
-    CONSULTATION = "consultation"
-    TIP = "tip"
-    COMPLAINT = "complaint"
-
-
-class Priority(StrEnum):
-    LOW = "low"
-    NORMAL = "normal"
-    HIGH = "high"
-    URGENT = "urgent"
-
-
-class Status(StrEnum):
-    NEW = "new"
-    DISPATCHED = "dispatched"
-    SIGNED = "signed"
-    RETURNED = "returned"
-    HANDED_DOWN = "handed_down"
-    CLAIMED = "claimed"
-    RESOLVED = "resolved"
-    VISITED = "visited"
-    CLOSED = "closed"
-
-
-class Satisfaction(StrEnum):
-    SATISFIED = "satisfied"
-    BASICALLY_SATISFIED = "basically_satisfied"
-    UNSATISFIED = "unsatisfied"
-
-
-@dataclass(frozen=True)
-class Contact:
-    name: str
-    phone: str
-
-
-@dataclass(frozen=True)
-class SupplyItem:
-    item: str
-    quantity: int
-    measure: str = "piece"
-
-
-# --- commands -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ReportIncident:
-    incident_id: str
-    kind: Kind
-    title: str
-    place: str
-    reporter: Contact
-    description: str = ""
-    address: str = ""
-    priority: Priority = Priority.NORMAL
-    epidemic: bool = False
-    category: Category | None = None
-    items: tuple[SupplyItem, ...] = ()
-    person: Contact | None = None
-    on_duty: tuple[str, ...] | None = None  # who is on duty at the place now, if looked up
-
-
-@dataclass(frozen=True)
-class DispatchIncident:
-    unit: str
-    note: str = ""
-
-
-@dataclass(frozen=True)
-class SignFor:
-    note: str = ""
-
-
-@dataclass(frozen=True)
-class ReturnIncident:
-    reason: str
-
-
-@dataclass(frozen=True)
-class HandDown:
-    community: str | None = None
-    note: str = ""
-
-
-@dataclass(frozen=True)
-class ClaimIncident:
-    holder: str
-
-
-@dataclass(frozen=True)
-class TakeOverClaim:
-    """A trained colleague takes a claimed quarantine visit over from its holder."""
-
-    holder: str
-
-
-@dataclass(frozen=True)
-class ReleaseIncident:
-    """Give a claimed order back: its holder may, and so may the unit's handler (override)."""
-
-    by: str
-    reason: str = ""
-    override: bool = False
-
-
-@dataclass(frozen=True)
-class ExpireClaim:
-    """Return a claim whose lease has run out; ``holder`` is the claim the watcher saw."""
-
-    holder: str
-
-
-@dataclass(frozen=True)
-class ResolveIncident:
-    summary: str
-    signed_off_by: str
-    by: str = ""  # a field worker resolving: must hold the claim; "" for the unit's behalf
-
-
-@dataclass(frozen=True)
-class RecordReturnVisit:
-    result: Satisfaction
-    note: str = ""
-
-
-@dataclass(frozen=True)
-class CloseIncident:
-    note: str = ""
-
-
-@dataclass(frozen=True)
-class RecordBreach:
-    """The deadline watcher saw ``deadline`` pass."""
-
-    deadline: DeadlineKind
-
-
-Command = (
-    ReportIncident
-    | DispatchIncident
-    | SignFor
-    | ReturnIncident
-    | HandDown
-    | ClaimIncident
-    | TakeOverClaim
-    | ReleaseIncident
-    | ExpireClaim
-    | ResolveIncident
-    | RecordReturnVisit
-    | CloseIncident
-    | RecordBreach
-)
-
-# --- events -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class IncidentReported:
-    incident_id: str
-    kind: Kind
-    title: str
-    place: str
-    place_unit: str
-    district: str
-    reporter: Contact
-    description: str = ""
-    address: str = ""
-    priority: Priority = Priority.NORMAL
-    epidemic: bool = False
-    category: Category | None = None
-    items: tuple[SupplyItem, ...] = ()
-    person: Contact | None = None
-
-
-@dataclass(frozen=True)
-class IncidentDispatched:
-    unit: str
-    level: Level
-    note: str = ""
-    deadlines: Deadlines = Deadlines()
-    on_duty: tuple[str, ...] = ()  # a night emergency names who is on duty now
-
-
-@dataclass(frozen=True)
-class IncidentSignedFor:
-    unit: str
-    note: str = ""
-
-
-@dataclass(frozen=True)
-class IncidentReturned:
-    unit: str
-    to_unit: str
-    reason: str
-
-
-@dataclass(frozen=True)
-class IncidentHandedDown:
-    unit: str
-    note: str = ""
-
-
-@dataclass(frozen=True)
-class IncidentClaimed:
-    holder: str
-    unit: str
-    lease_expires_at: datetime
-
-
-@dataclass(frozen=True)
-class ClaimTakenOver:
-    from_holder: str
-    holder: str
-    lease_expires_at: datetime
-
-
-@dataclass(frozen=True)
-class IncidentReleased:
-    holder: str
-    reason: str = ""
-
-
-@dataclass(frozen=True)
-class ClaimExpired:
-    holder: str
-
-
-@dataclass(frozen=True)
-class IncidentResolved:
-    unit: str
-    summary: str
-    signed_off_by: str
-
-
-@dataclass(frozen=True)
-class ReturnVisitRecorded:
-    result: Satisfaction
-    note: str = ""
-
-
-@dataclass(frozen=True)
-class IncidentReopened:
-    unit: str
-    level: Level
-    deadlines: Deadlines = Deadlines()
-
-
-@dataclass(frozen=True)
-class DeadlineBreached:
-    deadline: DeadlineKind
-    due_at: datetime
-    unit: str
-
-
-@dataclass(frozen=True)
-class IncidentEscalated:
-    """督办: the unit above the one that missed a deadline is asked to see to it."""
-
-    from_unit: str
-    to_unit: str
-    deadline: DeadlineKind | None = None
-    reason: str = ""
-
-
-@dataclass(frozen=True)
-class IncidentClosed:
-    note: str = ""
-
-
-Event = (
-    IncidentReported
-    | IncidentDispatched
-    | IncidentSignedFor
-    | IncidentReturned
-    | IncidentHandedDown
-    | IncidentClaimed
-    | ClaimTakenOver
-    | IncidentReleased
-    | ClaimExpired
-    | IncidentResolved
-    | ReturnVisitRecorded
-    | IncidentReopened
-    | IncidentClosed
-    | DeadlineBreached
-    | IncidentEscalated
-)
-
-EVENT_TYPES: tuple[type, ...] = (
-    IncidentReported,
-    IncidentDispatched,
-    IncidentSignedFor,
-    IncidentReturned,
-    IncidentHandedDown,
-    IncidentClaimed,
-    ClaimTakenOver,
-    IncidentReleased,
+from coordination.domain.events import (
     ClaimExpired,
-    IncidentResolved,
-    ReturnVisitRecorded,
-    IncidentReopened,
-    IncidentClosed,
+    ClaimTakenOver,
     DeadlineBreached,
+    Event,
+    IncidentClaimed,
+    IncidentClosed,
+    IncidentDispatched,
     IncidentEscalated,
+    IncidentHandedDown,
+    IncidentReleased,
+    IncidentReopened,
+    IncidentReported,
+    IncidentResolved,
+    IncidentReturned,
+    IncidentSignedFor,
+    ReturnVisitRecorded,
 )
-
-# --- state --------------------------------------------------------------------------------
+from coordination.domain.units import Level
+from coordination.domain.values import (
+    Category,
+    Contact,
+    Kind,
+    Priority,
+    Satisfaction,
+    Status,
+    SupplyItem,
+)
 
 
 @dataclass(frozen=True)
@@ -367,44 +93,6 @@ class Incident:
     breached: tuple[DeadlineKind, ...] = ()
     escalated_to: str = ""
     on_duty: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class LeasePolicy:
-    """How long a claim holds before it goes back to the queue unless acted on."""
-
-    default: timedelta = timedelta(minutes=30)
-    night_emergency: timedelta = timedelta(minutes=10)
-
-    def for_kind(self, kind: Kind | None) -> timedelta:
-        return self.night_emergency if kind is Kind.NIGHT_EMERGENCY else self.default
-
-
-@dataclass(frozen=True)
-class Context:
-    """What a decision may consult besides the state: the unit tree, the time, the policies."""
-
-    jurisdiction: Jurisdiction
-    now: datetime | None = None
-    leases: LeasePolicy = field(default_factory=LeasePolicy)
-    deadlines: DeadlinePolicy | None = None  # None: orders get no deadlines
-
-    def deadlines_on_dispatch(self, kind: Kind | None, level: Level, epidemic: bool) -> Deadlines:
-        if self.deadlines is None:
-            return Deadlines()
-        night = kind is Kind.NIGHT_EMERGENCY
-        return self.deadlines.on_dispatch(self.clock(), level, night, epidemic)
-
-    def deadlines_on_reopen(self, kind: Kind | None, level: Level, epidemic: bool) -> Deadlines:
-        if self.deadlines is None:
-            return Deadlines()
-        night = kind is Kind.NIGHT_EMERGENCY
-        return self.deadlines.on_reopen(self.clock(), level, night, epidemic)
-
-    def clock(self) -> datetime:
-        if self.now is None or self.now.tzinfo is None:
-            raise ValueError("this decision needs a timezone-aware 'now' in its context")
-        return self.now
 
 
 def fold(events: Iterable[Event], state: Incident | None = None) -> Incident:

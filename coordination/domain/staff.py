@@ -7,20 +7,41 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
-from enum import StrEnum
 from functools import singledispatch
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
+from coordination.domain.commands import (
+    CancelShift,
+    DeactivateStaff,
+    RegisterStaff,
+    ScheduleShift,
+    StaffCommand,
+    UpdateStaff,
+)
+from coordination.domain.context import Context
 from coordination.domain.errors import Conflict, DomainError, NotAllowed
-from coordination.domain.incident import Context, Incident, Kind
+from coordination.domain.events import (
+    ShiftCancelled,
+    ShiftScheduled,
+    StaffDeactivated,
+    StaffEvent,
+    StaffRegistered,
+    StaffUpdated,
+)
 from coordination.domain.units import Level
+from coordination.domain.values import Kind, StaffKind
 
 MAX_SHIFT = timedelta(hours=24)
+STREAM_PREFIX = "staff-"  # one stream per member: staff-<id>
 
 
-class StaffKind(StrEnum):
-    CADRE = "cadre"
-    VOLUNTEER = "volunteer"
+def stream_of(staff_id: str) -> str:
+    return STREAM_PREFIX + staff_id
+
+
+def is_staff_stream(stream: str) -> bool:
+    return stream.startswith(STREAM_PREFIX)
 
 
 @dataclass(frozen=True)
@@ -47,102 +68,6 @@ class StaffMember:
     active: bool = False
     shifts: tuple[Shift, ...] = ()
     version: int = 0
-
-
-# --- commands -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RegisterStaff:
-    staff_id: str
-    name: str
-    unit: str
-    kind: StaffKind
-    party_member: bool = False
-    quarantine_trained: bool = False
-
-
-@dataclass(frozen=True)
-class UpdateStaff:
-    """The member's full new profile."""
-
-    name: str
-    unit: str
-    kind: StaffKind
-    party_member: bool
-    quarantine_trained: bool
-
-
-@dataclass(frozen=True)
-class DeactivateStaff:
-    reason: str
-
-
-@dataclass(frozen=True)
-class ScheduleShift:
-    shift_id: str
-    start: datetime
-    end: datetime
-
-
-@dataclass(frozen=True)
-class CancelShift:
-    shift_id: str
-    reason: str = ""
-
-
-StaffCommand = RegisterStaff | UpdateStaff | DeactivateStaff | ScheduleShift | CancelShift
-
-# --- events -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class StaffRegistered:
-    staff_id: str
-    name: str
-    unit: str
-    kind: StaffKind
-    party_member: bool = False
-    quarantine_trained: bool = False
-
-
-@dataclass(frozen=True)
-class StaffUpdated:
-    name: str
-    unit: str
-    kind: StaffKind
-    party_member: bool
-    quarantine_trained: bool
-
-
-@dataclass(frozen=True)
-class StaffDeactivated:
-    reason: str
-
-
-@dataclass(frozen=True)
-class ShiftScheduled:
-    shift_id: str
-    unit: str
-    start: datetime
-    end: datetime
-
-
-@dataclass(frozen=True)
-class ShiftCancelled:
-    shift_id: str
-    reason: str = ""
-
-
-StaffEvent = StaffRegistered | StaffUpdated | StaffDeactivated | ShiftScheduled | ShiftCancelled
-
-STAFF_EVENT_TYPES: tuple[type, ...] = (
-    StaffRegistered,
-    StaffUpdated,
-    StaffDeactivated,
-    ShiftScheduled,
-    ShiftCancelled,
-)
 
 
 def fold_staff(events: Iterable[StaffEvent], state: StaffMember | None = None) -> StaffMember:
@@ -365,7 +290,17 @@ def check_may_take(member: StaffMember | None, kind: Kind) -> None:
         )
 
 
-def check_may_work_on(member: StaffMember | None, incident: Incident) -> None:
+class Work(Protocol):
+    """What a claim is on, as this aggregate sees it: an incident's kind and its unit."""
+
+    @property
+    def kind(self) -> Kind | None: ...
+
+    @property
+    def unit(self) -> str: ...
+
+
+def check_may_work_on(member: StaffMember | None, incident: Work) -> None:
     """A claim needs an active staff member of the order's own community, trained for it if
     the work is risky; raise NotAllowed saying why not."""
     check_may_take(member, incident.kind or Kind.WORK_ORDER)

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from coordination.domain.incident import Kind, Satisfaction
+from coordination.domain.values import Kind, Satisfaction
 
 KINDS: tuple[str, ...] = tuple(k.value for k in Kind)
 VISITS: tuple[str, ...] = tuple(s.value for s in Satisfaction)

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from redis import Redis, WatchError
 from redis.client import Pipeline
 
+from coordination.domain.staff import STREAM_PREFIX, is_staff_stream
 from coordination.projections import staff_views, views
 from coordination.projections.views import View
 from coordination.projections.writes import Writes
@@ -151,10 +152,10 @@ class Projector:
         for stored in batch:
             by_stream.setdefault(stored.stream, []).append(stored)
         streams = list(by_stream)
-        unknown = [s for s in streams if staff_views.is_staff_stream(s) or s not in known]
+        unknown = [s for s in streams if is_staff_stream(s) or s not in known]
         view_keys = [
-            keys.staff_view(partition, gen, s[len(staff_views.STREAM_PREFIX) :])
-            if staff_views.is_staff_stream(s)
+            keys.staff_view(partition, gen, s[len(STREAM_PREFIX) :])
+            if is_staff_stream(s)
             else keys.view(partition, gen, s)
             for s in unknown
         ]
@@ -175,7 +176,7 @@ class Projector:
                 fresh: dict[str, View] = {}
                 changed: dict[str, int] = {}
                 for stream in streams:
-                    if staff_views.is_staff_stream(stream):
+                    if is_staff_stream(stream):
                         _apply_staff(w, partition, gen, raws[stream], by_stream[stream])
                         continue
                     raw = raws.get(stream)

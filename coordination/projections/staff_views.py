@@ -11,16 +11,6 @@ from coordination.store import keys
 from coordination.store.eventstore import StoredEvent
 from coordination.store.mapper import from_data, to_data
 
-STREAM_PREFIX = "staff-"
-
-
-def stream_of(staff_id: str) -> str:
-    return STREAM_PREFIX + staff_id
-
-
-def is_staff_stream(stream: str) -> bool:
-    return stream.startswith(STREAM_PREFIX)
-
 
 def apply(member: StaffMember | None, stored: StoredEvent) -> StaffMember:
     return replace(evolve_staff(member or StaffMember(), stored.event), version=stored.version)

@@ -9,23 +9,23 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from coordination.domain.deadlines import DeadlineKind
-from coordination.domain.incident import (
-    OPEN_AT_A_UNIT,
+from coordination.domain.events import (
     DeadlineBreached,
-    Incident,
     IncidentDispatched,
     IncidentEscalated,
     IncidentReopened,
     IncidentResolved,
     IncidentSignedFor,
-    Kind,
-    Priority,
     ReturnVisitRecorded,
-    Status,
+)
+from coordination.domain.incident import (
+    OPEN_AT_A_UNIT,
+    Incident,
     fold,
     pending_deadlines,
     running_deadlines,
 )
+from coordination.domain.values import Kind, Priority, Status
 from coordination.store.eventstore import StoredEvent
 from coordination.store.mapper import from_data, to_data
 

@@ -11,7 +11,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
-from coordination.domain import incident, staff
+from coordination.domain import events
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -146,4 +146,4 @@ class Mapper:
 
 
 def default_mapper() -> Mapper:
-    return Mapper((*incident.EVENT_TYPES, *staff.STAFF_EVENT_TYPES))
+    return Mapper((*events.EVENT_TYPES, *events.STAFF_EVENT_TYPES))

@@ -19,7 +19,7 @@ from flask.testing import FlaskClient
 from coordination.api.app import create_app
 from coordination.config import Config
 from coordination.domain.access import Actor, Role
-from coordination.domain.staff import StaffKind
+from coordination.domain.values import StaffKind
 from coordination.store import keys
 
 DISTRICT = "gangwen"

@@ -239,7 +239,7 @@ class Api:
         """Run the deadline watch once the projection has reached ``min_position`` (it reads
         the running deadlines from there); how many deadlines it found breached."""
         self.services.reads.snapshot(DISTRICT, min_position)
-        breached: int = self.services.incidents.watch_deadlines(DISTRICT)
+        breached: int = self.services.watchers.watch_deadlines(DISTRICT)
         return breached
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from coordination.domain.incident import Kind, Priority, Satisfaction
+from coordination.domain.values import Kind, Priority, Satisfaction
 
 EXPECTED_OPERATIONS = {
     ("/incidents", "post"),

@@ -17,31 +17,33 @@ import redis as redis_lib
 
 from coordination.bootstrap import Services, build_services
 from coordination.config import Config
-from coordination.domain.access import Action, Actor, Role
-from coordination.domain.incident import (
-    Category,
+from coordination.domain.access import Actor, Role
+from coordination.domain.commands import (
     ClaimIncident,
     CloseIncident,
     Command,
-    Contact,
     DispatchIncident,
     ExpireClaim,
     HandDown,
-    Kind,
-    Priority,
     RecordReturnVisit,
     ReleaseIncident,
     ResolveIncident,
     ReturnIncident,
-    Satisfaction,
     SignFor,
+)
+from coordination.domain.values import (
+    Category,
+    Contact,
+    Kind,
+    Priority,
+    Satisfaction,
+    StaffKind,
     Status,
     SupplyItem,
 )
-from coordination.domain.staff import StaffKind
+from coordination.handlers.incidents import Written
 from coordination.projections import views
 from coordination.projections.projector import Projector, current_generation
-from coordination.service import Written
 from coordination.store import keys
 
 P = "gangwen"
@@ -114,7 +116,7 @@ def report_fields(
     priority: Priority | None = None,
     title: str = "",
 ) -> dict[str, Any]:
-    """Valid fields of a report of ``kind`` at ``place`` for ``IncidentService.report``."""
+    """Valid fields of a report of ``kind`` at ``place`` for ``IncidentHandler.report``."""
     fields: dict[str, Any] = {
         "kind": kind,
         "title": title or f"{kind.value} at {place}",
@@ -222,20 +224,20 @@ def checkpoint(redis: redis_lib.Redis, partition: str = P) -> int:
 VOLUNTEER = "vol-1"
 
 
-def step(name: str, unit: str = CHENQIAO) -> tuple[Action, Command]:
-    """The action and command of one named step of an incident's life."""
-    steps: dict[str, tuple[Action, Command]] = {
-        "sign": (Action.SIGN_FOR, SignFor()),
-        "return": (Action.RETURN, ReturnIncident("不属于本街道辖区")),
-        "dispatch": (Action.DISPATCH, DispatchIncident(unit=unit)),
-        "hand_down": (Action.HAND_DOWN, HandDown()),
-        "claim": (Action.CLAIM, ClaimIncident(holder=VOLUNTEER)),
-        "release": (Action.RELEASE, ReleaseIncident(by=VOLUNTEER)),
-        "expire": (Action.RELEASE, ExpireClaim(holder=VOLUNTEER)),
-        "resolve": (Action.RESOLVE, ResolveIncident("已送达口罩", "陈桥街道 张主任")),
-        "visit": (Action.RECORD_VISIT, RecordReturnVisit(Satisfaction.SATISFIED)),
-        "visit_unsatisfied": (Action.RECORD_VISIT, RecordReturnVisit(Satisfaction.UNSATISFIED)),
-        "close": (Action.CLOSE, CloseIncident(note="回访未接通")),
+def step(name: str, unit: str = CHENQIAO) -> Command:
+    """The command of one named step of an incident's life."""
+    steps: dict[str, Command] = {
+        "sign": SignFor(),
+        "return": ReturnIncident("不属于本街道辖区"),
+        "dispatch": DispatchIncident(unit=unit),
+        "hand_down": HandDown(),
+        "claim": ClaimIncident(holder=VOLUNTEER),
+        "release": ReleaseIncident(by=VOLUNTEER),
+        "expire": ExpireClaim(holder=VOLUNTEER),
+        "resolve": ResolveIncident("已送达口罩", "陈桥街道 张主任"),
+        "visit": RecordReturnVisit(Satisfaction.SATISFIED),
+        "visit_unsatisfied": RecordReturnVisit(Satisfaction.UNSATISFIED),
+        "close": CloseIncident(note="回访未接通"),
     }
     return steps[name]
 
@@ -244,8 +246,7 @@ def drive(svc: Services, incident_id: str, *names: str) -> Written:
     """Carry out the named steps in order (each must succeed); the last write."""
     written: Written | None = None
     for name in names:
-        action, command = step(name)
-        written = svc.incidents.execute(ADMIN, incident_id, action, command)
+        written = svc.incidents.execute(ADMIN, incident_id, step(name))
     assert written is not None
     return written
 

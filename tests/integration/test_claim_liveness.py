@@ -26,8 +26,11 @@ from helpers_projection import (
 )
 
 from coordination.bootstrap import Services
-from coordination.domain.access import Action, Actor, Role
-from coordination.domain.incident import IncidentClaimed, Kind, ResolveIncident, Status, fold
+from coordination.domain.access import Actor, Role
+from coordination.domain.commands import ResolveIncident
+from coordination.domain.events import IncidentClaimed
+from coordination.domain.incident import fold
+from coordination.domain.values import Kind, Status
 from coordination.projections.reads import NotYetVisible, PositionNotWritten
 
 
@@ -62,12 +65,12 @@ def test_one_worker_claims_all_205_orders_one_after_another(
     svc.projector.catch_up(P)
     claimed = []
     for _ in range(205):
-        written = svc.incidents.claim_next(actor, LIDU)
+        written = svc.watchers.claim_next(actor, LIDU)
         assert written is not None, f"nothing handed out after {len(claimed)} claims"
         claimed.append(written.incident.id)
         svc.projector.catch_up(P)
     assert sorted(claimed) == sorted(orders)
-    assert svc.incidents.claim_next(actor, LIDU) is None
+    assert svc.watchers.claim_next(actor, LIDU) is None
     # the oldest first: equal priority and deadline, so by age
     assert claimed == orders
     check_read_models(redis)
@@ -83,11 +86,11 @@ def test_claimed_orders_not_yet_projected_are_passed_over_for_one_still_free(
     orders = hand_down_orders(svc, clock, 30)
     svc.projector.catch_up(P)
     # the first worker takes 25 while no projector runs: the claimable set still lists them
-    taken = [svc.incidents.claim_next(first, LIDU) for _ in range(25)]
+    taken = [svc.watchers.claim_next(first, LIDU) for _ in range(25)]
     assert [w.incident.id for w in taken if w] == orders[:25]
-    rest = [svc.incidents.claim_next(second, LIDU) for _ in range(5)]
+    rest = [svc.watchers.claim_next(second, LIDU) for _ in range(5)]
     assert [w.incident.id for w in rest if w] == orders[25:]
-    assert svc.incidents.claim_next(second, LIDU) is None
+    assert svc.watchers.claim_next(second, LIDU) is None
     assert set(claims_in_log(svc).values()) == {1}
 
 
@@ -118,7 +121,7 @@ def test_fifty_workers_claim_then_resolve_a_thousand_orders_each_claimed_once(
         actor = Actor(staff_id, Role.FIELD, LIDU)
         try:
             while True:
-                written = mine.incidents.claim_next(actor, LIDU)
+                written = mine.watchers.claim_next(actor, LIDU)
                 if written is None:
                     left = unclaimed_in_log(mine, orders)
                     if left:
@@ -126,7 +129,7 @@ def test_fifty_workers_claim_then_resolve_a_thousand_orders_each_claimed_once(
                             premature.append((staff_id, left))
                     return
                 done_by = ResolveIncident("已送达", "丽都社区 李书记", by=staff_id)
-                mine.incidents.execute(actor, written.incident.id, Action.RESOLVE, done_by)
+                mine.incidents.execute(actor, written.incident.id, done_by)
                 with lock:
                     resolved.append(written.incident.id)
         finally:
@@ -169,14 +172,14 @@ def test_claim_next_at_a_position_answers_from_projections_that_reached_it(
     svc.projector.catch_up(P)
     order = svc.incidents.report(ADMIN, report_fields(Kind.SUPPLY_DELIVERY)).incident.id
     handed = drive(svc, order, "sign", "hand_down")
-    assert svc.incidents.claim_next(actor, LIDU) is None  # the projection has not seen it
+    assert svc.watchers.claim_next(actor, LIDU) is None  # the projection has not seen it
     svc.reads.wait_seconds = 0.2
     with pytest.raises(NotYetVisible):
-        svc.incidents.claim_next(actor, LIDU, min_position=handed.position)
+        svc.watchers.claim_next(actor, LIDU, min_position=handed.position)
     with pytest.raises(PositionNotWritten):
-        svc.incidents.claim_next(actor, LIDU, min_position=handed.position + 1)
+        svc.watchers.claim_next(actor, LIDU, min_position=handed.position + 1)
     svc.projector.catch_up(P)
-    claimed = svc.incidents.claim_next(actor, LIDU, min_position=handed.position)
+    claimed = svc.watchers.claim_next(actor, LIDU, min_position=handed.position)
     assert claimed is not None and claimed.incident.id == order
 
 
@@ -193,7 +196,7 @@ def test_paging_the_claimable_set_while_claims_leave_it_steps_over_none(
     first, cursor = svc.reads.claimable(P, LIDU, None, 10)
     assert [v.incident.id for v in first] == orders[:10]
     for _ in range(15):  # someone else takes the first 15, and the projector sees it
-        assert svc.incidents.claim_next(other, LIDU) is not None
+        assert svc.watchers.claim_next(other, LIDU) is not None
     svc.projector.catch_up(P)
     second, cursor = svc.reads.claimable(P, LIDU, cursor, 10)
     assert [v.incident.id for v in second] == orders[15:25]

@@ -35,17 +35,10 @@ from helpers_projection import (
 )
 
 from coordination.bootstrap import Services
-from coordination.domain.access import Action
+from coordination.domain.commands import DispatchIncident, RecordReturnVisit, ResolveIncident
 from coordination.domain.deadlines import DeadlineKind
-from coordination.domain.incident import (
-    Category,
-    DispatchIncident,
-    Incident,
-    Kind,
-    RecordReturnVisit,
-    ResolveIncident,
-    Satisfaction,
-)
+from coordination.domain.incident import Incident
+from coordination.domain.values import Category, Kind, Satisfaction
 from coordination.projections import views
 from coordination.projections.projector import Projector, current_generation
 from coordination.store import keys
@@ -95,18 +88,18 @@ def a_day(svc: Services, clock: Clock) -> dict[str, str]:
     drive(svc, r, "sign")
     drive(svc, m, "return")
     clock.now = at(2026, 3, 2, 11, 40)
-    inc.execute(ADMIN, m, Action.DISPATCH, DispatchIncident(BINJIANG))
+    inc.execute(ADMIN, m, DispatchIncident(BINJIANG))
     clock.now = at(2026, 3, 2, 11, 45)
     drive(svc, m, "sign")
     clock.now = at(2026, 3, 2, 12, 30)
     drive(svc, r, "resolve")
     clock.now = at(2026, 3, 2, 13, 0)
     visit = RecordReturnVisit(Satisfaction.UNSATISFIED)
-    inc.execute(ADMIN, r, Action.RECORD_VISIT, visit)
+    inc.execute(ADMIN, r, visit)
     clock.now = at(2026, 3, 2, 13, 20)
-    inc.execute(ADMIN, r, Action.RESOLVE, ResolveIncident("再次处理", OFFICER))
+    inc.execute(ADMIN, r, ResolveIncident("再次处理", OFFICER))
     clock.now = at(2026, 3, 3, 0, 1)
-    inc.execute(ADMIN, e, Action.RESOLVE, ResolveIncident("已处理", OFFICER))
+    inc.execute(ADMIN, e, ResolveIncident("已处理", OFFICER))
     return {"E": e, "R": r, "M": m}
 
 

@@ -26,24 +26,18 @@ from helpers_projection import check_read_models
 
 from coordination.bootstrap import Services, build_services
 from coordination.config import Config
-from coordination.domain.access import Action, Actor, Role
-from coordination.domain.deadlines import DeadlineKind
-from coordination.domain.incident import (
-    Category,
-    Contact,
-    DeadlineBreached,
+from coordination.domain.access import Actor, Role
+from coordination.domain.commands import (
     DispatchIncident,
     HandDown,
-    IncidentEscalated,
-    Kind,
     RecordReturnVisit,
     ResolveIncident,
     ReturnIncident,
-    Satisfaction,
     SignFor,
-    Status,
-    SupplyItem,
 )
+from coordination.domain.deadlines import DeadlineKind
+from coordination.domain.events import DeadlineBreached, IncidentEscalated
+from coordination.domain.values import Category, Contact, Kind, Satisfaction, Status, SupplyItem
 from coordination.projections.projector import Projector, current_generation
 from coordination.store import keys
 
@@ -158,7 +152,7 @@ def watch_in_process(redis_url: str, now_iso: str, barrier: Any, results: Any, n
     svc.reads.snapshot(P)  # connect before the start line
     barrier.wait(timeout=60)
     started = time.monotonic()
-    count = svc.incidents.watch_deadlines(P)
+    count = svc.watchers.watch_deadlines(P)
     results.put((name, count, started, time.monotonic()))
 
 
@@ -181,7 +175,7 @@ def test_two_watcher_processes_escalate_each_of_1000_overdue_orders_exactly_once
 
     # Not due yet: the last moment of Tuesday is still within the deadline.
     clock.now = at(3, 3, 23, 59)
-    assert svc.incidents.watch_deadlines(P) == 0
+    assert svc.watchers.watch_deadlines(P) == 0
 
     clock.now = at(3, 5, 9, 0)  # three days on: every sign_by has passed, no resolve_by has
     head_before = int(redis.get(keys.head(P)))
@@ -215,7 +209,7 @@ def test_two_watcher_processes_escalate_each_of_1000_overdue_orders_exactly_once
         assert escalated == [IncidentEscalated(street, DISTRICT, DeadlineKind.SIGN)], incident_id
 
     # One run again before the projection has seen the breaches: the log refuses them all.
-    assert svc.incidents.watch_deadlines(P) == 0
+    assert svc.watchers.watch_deadlines(P) == 0
     assert int(redis.get(keys.head(P))) == head_before + 2 * ORDERS
 
     svc.projector.catch_up(P)
@@ -235,7 +229,7 @@ def test_two_watcher_processes_escalate_each_of_1000_overdue_orders_exactly_once
     check_read_models(redis, P)
 
     # And once more after the catch-up: nothing new is due.
-    assert svc.incidents.watch_deadlines(P) == 0
+    assert svc.watchers.watch_deadlines(P) == 0
     assert int(redis.get(keys.head(P))) == head_before + 2 * ORDERS
 
 
@@ -252,7 +246,7 @@ def test_a_redispatch_after_a_breach_clears_the_flag_and_starts_fresh_deadlines(
     svc.projector.catch_up(P)
 
     clock.now = at(3, 4, 0, 30)  # Wednesday, half past midnight: both sign_by have passed
-    assert svc.incidents.watch_deadlines(P) == 2
+    assert svc.watchers.watch_deadlines(P) == 2
     svc.projector.catch_up(P)
     district, _ = svc.reads.summary(P, DISTRICT)
     assert district == {"escalated": {"work_order": 2}}
@@ -260,10 +254,10 @@ def test_a_redispatch_after_a_breach_clears_the_flag_and_starts_fresh_deadlines(
     # One is dispatched elsewhere by the district; the street returns the other, which the
     # district sends back to it.
     clock.now = at(3, 4, 9, 0)
-    svc.incidents.execute(ADMIN, moved, Action.DISPATCH, DispatchIncident(BINJIANG))
-    svc.incidents.execute(ADMIN, returned, Action.RETURN, ReturnIncident("不是本街道的"))
+    svc.incidents.execute(ADMIN, moved, DispatchIncident(BINJIANG))
+    svc.incidents.execute(ADMIN, returned, ReturnIncident("不是本街道的"))
     clock.now = at(3, 4, 9, 30)
-    svc.incidents.execute(ADMIN, returned, Action.DISPATCH, DispatchIncident(CHENQIAO))
+    svc.incidents.execute(ADMIN, returned, DispatchIncident(CHENQIAO))
     svc.projector.catch_up(P)
 
     for incident_id, unit in ((moved, BINJIANG), (returned, CHENQIAO)):
@@ -289,9 +283,9 @@ def test_a_redispatch_after_a_breach_clears_the_flag_and_starts_fresh_deadlines(
 
     # Not due before the fresh deadline; due after it: a second breach, escalated again.
     clock.now = at(3, 5, 23, 59)
-    assert svc.incidents.watch_deadlines(P) == 0
+    assert svc.watchers.watch_deadlines(P) == 0
     clock.now = at(3, 6, 0, 1)
-    assert svc.incidents.watch_deadlines(P) == 2
+    assert svc.watchers.watch_deadlines(P) == 2
     for incident_id, unit in ((moved, BINJIANG), (returned, CHENQIAO)):
         breached, escalated = breaches_and_escalations(events_of(svc, incident_id))
         assert [b.due_at for b in breached] == [at(3, 4), at(3, 6)]
@@ -329,28 +323,26 @@ def test_daily_counts_of_two_days_by_hand_and_after_a_rebuild(
 
     c = inc.report(DISPATCHER, quarantine_visit()).incident.id
     clock.now = at(3, 1, 10, 5)
-    inc.execute(ADMIN, c, Action.SIGN_FOR, SignFor())
-    inc.execute(ADMIN, c, Action.HAND_DOWN, HandDown())
+    inc.execute(ADMIN, c, SignFor())
+    inc.execute(ADMIN, c, HandDown())
     clock.now = at(3, 1, 11, 0)
     d = inc.report(DISPATCHER, work_order()).incident.id
     clock.now = at(3, 1, 11, 30)
-    inc.execute(ADMIN, d, Action.SIGN_FOR, SignFor())
+    inc.execute(ADMIN, d, SignFor())
     clock.now = at(3, 1, 16, 0)
-    resolved_c = inc.execute(ADMIN, c, Action.RESOLVE, ResolveIncident("已上门测温", OFFICER))
+    resolved_c = inc.execute(ADMIN, c, ResolveIncident("已上门测温", OFFICER))
     assert resolved_c.incident.unit == LIDU
     clock.now = at(3, 1, 17, 0)
-    inc.execute(ADMIN, d, Action.RESOLVE, ResolveIncident("已答复", OFFICER))
+    inc.execute(ADMIN, d, ResolveIncident("已答复", OFFICER))
 
     clock.now = at(3, 2, 9, 0)
     a = inc.report(DISPATCHER, supply_delivery()).incident.id
     clock.now = at(3, 2, 10, 0)
-    inc.execute(ADMIN, a, Action.SIGN_FOR, SignFor())
+    inc.execute(ADMIN, a, SignFor())
     clock.now = at(3, 2, 10, 30)
-    closed = inc.execute(ADMIN, c, Action.RECORD_VISIT, RecordReturnVisit(Satisfaction.SATISFIED))
+    closed = inc.execute(ADMIN, c, RecordReturnVisit(Satisfaction.SATISFIED))
     assert closed.incident.status is Status.CLOSED
-    reopened = inc.execute(
-        ADMIN, d, Action.RECORD_VISIT, RecordReturnVisit(Satisfaction.UNSATISFIED)
-    )
+    reopened = inc.execute(ADMIN, d, RecordReturnVisit(Satisfaction.UNSATISFIED))
     assert (reopened.incident.status, reopened.incident.unit) == (Status.SIGNED, CHENQIAO)
     # Reopened on Monday: five working days from 03-03 on, as at first from Sunday.
     assert reopened.incident.deadlines.resolve_by == at(3, 10)
@@ -361,7 +353,7 @@ def test_daily_counts_of_two_days_by_hand_and_after_a_rebuild(
     clock.now = at(3, 2, 22, 20)
     assert inc.watch_deadlines(P) == 1  # N's sign_by (22:15); nothing else is due
     clock.now = at(3, 2, 22, 30)
-    inc.execute(ADMIN, n, Action.SIGN_FOR, SignFor())
+    inc.execute(ADMIN, n, SignFor())
     svc.projector.catch_up(P)
 
     day0 = {
@@ -411,7 +403,7 @@ def test_a_report_is_counted_once_whatever_the_batch_boundaries(
         Config(redis_url=redis_url, projector_batch=batch_size), redis, clock=lambda: clock.now
     )
     first = svc.incidents.report(DISPATCHER, work_order("丽都", epidemic=True)).incident.id
-    svc.incidents.execute(ADMIN, first, Action.DISPATCH, DispatchIncident(BINJIANG))
+    svc.incidents.execute(ADMIN, first, DispatchIncident(BINJIANG))
     svc.projector.catch_up(P)
     assert svc.reads.day_counts(P, "2026-03-02") == {
         f"{CHENQIAO}|work_order|reported": 1,

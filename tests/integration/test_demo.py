@@ -14,7 +14,8 @@ import redis as redis_lib
 from coordination.bootstrap import build_services
 from coordination.config import Config
 from coordination.devtools.demo import UNCOVERED, DayNotEmpty, seed_day
-from coordination.domain.incident import IncidentEscalated, Kind
+from coordination.domain.events import IncidentEscalated
+from coordination.domain.values import Kind
 from coordination.store import keys
 
 P = "gangwen"

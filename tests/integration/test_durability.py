@@ -15,15 +15,14 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from coordination.devtools.embedded import EmbeddedServer
-from coordination.domain.incident import (
-    Contact,
+from coordination.domain.events import (
     IncidentClosed,
     IncidentDispatched,
     IncidentReported,
     IncidentSignedFor,
-    Kind,
 )
 from coordination.domain.units import Level
+from coordination.domain.values import Contact, Kind
 from coordination.store import keys
 from coordination.store.eventstore import EventStore, Idempotency, Recorded, WriteOutcomeUnknown
 

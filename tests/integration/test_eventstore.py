@@ -14,17 +14,14 @@ import pytest
 import redis as redis_lib
 from redis.crc import key_slot
 
-from coordination.domain.incident import (
-    Contact,
+from coordination.domain.events import (
     IncidentClosed,
     IncidentDispatched,
     IncidentReported,
     IncidentSignedFor,
-    Kind,
-    Priority,
-    SupplyItem,
 )
 from coordination.domain.units import Level
+from coordination.domain.values import Contact, Kind, Priority, SupplyItem
 from coordination.store import keys
 from coordination.store.eventstore import (
     ConcurrencyConflict,

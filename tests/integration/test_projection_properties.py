@@ -27,26 +27,22 @@ from helpers_projection import (
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from coordination.domain.access import Action
-from coordination.domain.errors import DomainError
-from coordination.domain.incident import (
+from coordination.domain.commands import (
     ClaimIncident,
     CloseIncident,
     DispatchIncident,
     ExpireClaim,
     HandDown,
-    Kind,
-    Priority,
     RecordReturnVisit,
     ReleaseIncident,
     ResolveIncident,
     ReturnIncident,
-    Satisfaction,
     SignFor,
-    Status,
 )
+from coordination.domain.errors import DomainError
+from coordination.domain.values import Kind, Priority, Satisfaction, Status
+from coordination.handlers.base import NotFound, VersionMismatch
 from coordination.projections.projector import Projector
-from coordination.service import NotFound, VersionMismatch
 from coordination.store import keys
 
 HOLDERS = ("vol-a", "vol-b")
@@ -54,20 +50,20 @@ PLACES = ("丽都花园", "丽都花园", "望海苑", "花桥新村")
 UNITS = (CHENQIAO, BINJIANG, LIDU, WANGHAI, "gangwen/market", "gangwen/chenqiao/huaqiao")
 
 
-def command(name: str, unit: str, holder: str) -> tuple[Action, Any]:
+def command(name: str, unit: str, holder: str) -> Any:
     return {
-        "sign": (Action.SIGN_FOR, SignFor()),
-        "return": (Action.RETURN, ReturnIncident("不属于本辖区")),
-        "dispatch": (Action.DISPATCH, DispatchIncident(unit=unit)),
-        "hand_down": (Action.HAND_DOWN, HandDown()),
-        "claim": (Action.CLAIM, ClaimIncident(holder=holder)),
-        "release": (Action.RELEASE, ReleaseIncident(by=holder)),
-        "release_override": (Action.RELEASE, ReleaseIncident(by="handler", override=True)),
-        "expire": (Action.RELEASE, ExpireClaim(holder=holder)),
-        "resolve": (Action.RESOLVE, ResolveIncident("已处理", "张主任")),
-        "visit": (Action.RECORD_VISIT, RecordReturnVisit(Satisfaction.SATISFIED)),
-        "visit_unsatisfied": (Action.RECORD_VISIT, RecordReturnVisit(Satisfaction.UNSATISFIED)),
-        "close": (Action.CLOSE, CloseIncident()),
+        "sign": SignFor(),
+        "return": ReturnIncident("不属于本辖区"),
+        "dispatch": DispatchIncident(unit=unit),
+        "hand_down": HandDown(),
+        "claim": ClaimIncident(holder=holder),
+        "release": ReleaseIncident(by=holder),
+        "release_override": ReleaseIncident(by="handler", override=True),
+        "expire": ExpireClaim(holder=holder),
+        "resolve": ResolveIncident("已处理", "张主任"),
+        "visit": RecordReturnVisit(Satisfaction.SATISFIED),
+        "visit_unsatisfied": RecordReturnVisit(Satisfaction.UNSATISFIED),
+        "close": CloseIncident(),
     }[name]
 
 
@@ -159,9 +155,9 @@ def test_incremental_projection_with_crashes_equals_a_rebuild(
                     fields = report_fields(kind, place, priority=priority)
                     ids.append(svc.incidents.report(ADMIN, fields).incident.id)
                 case ("cmd", index, name, unit, holder) if ids:
-                    action, cmd = command(name, unit, holder)
+                    cmd = command(name, unit, holder)
                     with contextlib.suppress(DomainError, VersionMismatch, NotFound):
-                        svc.incidents.execute(ADMIN, ids[index % len(ids)], action, cmd)
+                        svc.incidents.execute(ADMIN, ids[index % len(ids)], cmd)
                 case ("next", index, choice, unit, holder) if ids:
                     incident_id = ids[index % len(ids)]
                     state, _ = svc.incidents.load(ADMIN, incident_id)
@@ -169,9 +165,9 @@ def test_incremental_projection_with_crashes_equals_a_rebuild(
                     name = options[choice % len(options)]
                     if name == "release" or name == "expire":
                         holder = state.holder  # an expiry still fails while the lease runs
-                    action, cmd = command(name, unit, holder)
+                    cmd = command(name, unit, holder)
                     with contextlib.suppress(DomainError, VersionMismatch, NotFound):
-                        svc.incidents.execute(ADMIN, incident_id, action, cmd)
+                        svc.incidents.execute(ADMIN, incident_id, cmd)
                 case ("advance", minutes):
                     clock.advance(minutes=minutes)
                 case ("project", batch_size, crash_at):

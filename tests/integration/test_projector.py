@@ -49,17 +49,12 @@ from rq.serializers import JSONSerializer
 from coordination.config import Config
 from coordination.domain.access import Actor, Role
 from coordination.domain.errors import NotAllowed
-from coordination.domain.incident import (
-    ClaimExpired,
-    IncidentClaimed,
-    Kind,
-    Priority,
-    Status,
-    pending_deadlines,
-)
+from coordination.domain.events import ClaimExpired, IncidentClaimed
+from coordination.domain.incident import pending_deadlines
+from coordination.domain.values import Kind, Priority, Status
+from coordination.handlers.incidents import Written
 from coordination.projections.projector import Projector, current_generation
 from coordination.projections.views import View
-from coordination.service import Written
 from coordination.store import keys
 
 BINJIANG = "gangwen/binjiang"
@@ -386,8 +381,7 @@ def test_counters_drop_to_no_field_at_zero_step_by_step(
         check_read_models(redis)
         for name in (*names, "visit"):  # a satisfied call-back closes
             clock.advance(seconds=30)
-            action, command = step(name, unit)
-            svc.incidents.execute(ADMIN, incident_id, action, command)
+            svc.incidents.execute(ADMIN, incident_id, step(name, unit))
             assert projector.catch_up(P) >= 1
             dump = dump_all(redis)
             assert_no_zero_counters(dump)
@@ -523,10 +517,10 @@ def test_expire_leases_returns_a_claim_once_however_often_and_concurrently_it_ru
     assert view is not None
     assert view.incident.lease_expires_at == NOW + timedelta(minutes=Config().lease_minutes)
 
-    assert svc.incidents.expire_leases(P) == 0, "not due yet"
+    assert svc.watchers.expire_leases(P) == 0, "not due yet"
     clock.advance(minutes=Config().lease_minutes + 1)
-    assert svc.incidents.expire_leases(P) == 1
-    assert svc.incidents.expire_leases(P) == 0, "the projection still lists it; the log refuses"
+    assert svc.watchers.expire_leases(P) == 1
+    assert svc.watchers.expire_leases(P) == 0, "the projection still lists it; the log refuses"
     assert count_events(svc, incident_id, ClaimExpired) == 1
 
     # Claim again, let it run out, and race two watchers, each with its own connection.
@@ -538,7 +532,7 @@ def test_expire_leases_returns_a_claim_once_however_often_and_concurrently_it_ru
     def watcher() -> int:
         client = redis_lib.Redis.from_url(redis_url)
         try:
-            return services(redis_url, client, clock).incidents.expire_leases(P)
+            return services(redis_url, client, clock).watchers.expire_leases(P)
         finally:
             client.close()
 
@@ -558,7 +552,7 @@ def test_expire_leases_returns_a_claim_once_however_often_and_concurrently_it_ru
     assert counts == {"handed_down": {"supply_delivery": 1}}
     assert svc.reads.due_leases(P, clock.now) == []
     assert svc.reads.holdings(P, VOLUNTEER).items == []
-    assert svc.incidents.expire_leases(P) == 0
+    assert svc.watchers.expire_leases(P) == 0
     check_read_models(redis)
 
 
@@ -588,7 +582,7 @@ def test_twenty_field_workers_race_for_ten_orders_and_each_is_held_once(
             try:
                 mine = services(redis_url, client, clock)
                 actor = Actor(subject=f"vol{i}", role=Role.FIELD, unit=LIDU)
-                return mine.incidents.claim_next(actor, LIDU)
+                return mine.watchers.claim_next(actor, LIDU)
             finally:
                 client.close()
 
@@ -610,11 +604,11 @@ def test_twenty_field_workers_race_for_ten_orders_and_each_is_held_once(
         assert [v.incident.id for v in held] == [w.incident.id]
     # and nobody is left anything to claim
     late = Actor(subject="vol-late", role=Role.FIELD, unit=LIDU)
-    assert svc.incidents.claim_next(late, LIDU) is None
+    assert svc.watchers.claim_next(late, LIDU) is None
     # and someone who is no registered staff member is refused outright
     stranger = Actor(subject="vol-unregistered", role=Role.FIELD, unit=LIDU)
     with pytest.raises(NotAllowed, match="not a registered staff member") as refused:
-        svc.incidents.claim_next(stranger, LIDU)
+        svc.watchers.claim_next(stranger, LIDU)
     assert refused.value.field == "holder"
 
 
@@ -632,12 +626,12 @@ def test_claim_next_takes_the_most_urgent_and_skips_what_the_log_says_is_taken(
     drive(svc, night, "claim")
     register_volunteer(svc, "vol-2", "volunteer pulling the next order")
     actor = Actor(subject="vol-2", role=Role.FIELD, unit=LIDU)
-    written = svc.incidents.claim_next(actor, LIDU)
+    written = svc.watchers.claim_next(actor, LIDU)
     assert written is not None and written.incident.id == normal
-    assert svc.incidents.claim_next(actor, LIDU) is None
+    assert svc.watchers.claim_next(actor, LIDU) is None
     assert drive(svc, night, "release").incident.status is Status.HANDED_DOWN
     svc.projector.catch_up(P)
-    again = svc.incidents.claim_next(actor, LIDU)
+    again = svc.watchers.claim_next(actor, LIDU)
     assert again is not None and again.incident.id == night
 
 

@@ -13,18 +13,13 @@ from typing import Any
 import pytest
 import redis as redis_lib
 
-from coordination import service as service_module
 from coordination.bootstrap import build_services
 from coordination.config import Config
 from coordination.domain.access import Actor, Role
-from coordination.domain.incident import (
-    Contact,
-    IncidentDispatched,
-    IncidentEscalated,
-    IncidentReported,
-    Kind,
-)
-from coordination.service import Written
+from coordination.domain.events import IncidentDispatched, IncidentEscalated, IncidentReported
+from coordination.domain.values import Contact, Kind
+from coordination.handlers import incidents as service_module
+from coordination.handlers.incidents import Written
 
 DISPATCHER = Actor("wang", Role.DISPATCHER, "gangwen")
 LIDU = "gangwen/chenqiao/lidu"

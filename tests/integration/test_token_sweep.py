@@ -15,7 +15,8 @@ from helpers_projection import ADMIN, LIDU, Clock, P, register_volunteer, servic
 
 from coordination.bootstrap import Services
 from coordination.domain.access import Role
-from coordination.domain.staff import DeactivateStaff, StaffKind, UpdateStaff
+from coordination.domain.commands import DeactivateStaff, UpdateStaff
+from coordination.domain.values import StaffKind
 from workers import jobs
 
 HUAQIAO = "gangwen/chenqiao/huaqiao"

@@ -42,9 +42,20 @@ from rq.serializers import JSONSerializer
 
 from coordination.bootstrap import Services
 from coordination.config import Config
-from coordination.domain import incident as inc
 from coordination.domain.deadlines import DeadlineKind
+from coordination.domain.events import (
+    Event,
+    IncidentClaimed,
+    IncidentDispatched,
+    IncidentEscalated,
+    IncidentHandedDown,
+    IncidentReleased,
+    IncidentReported,
+    IncidentSignedFor,
+)
+from coordination.domain.incident import fold, pending_deadlines
 from coordination.domain.units import Level
+from coordination.domain.values import Kind, SupplyItem
 from coordination.projections import views
 from coordination.projections.projector import Projector, current_generation
 from coordination.store import keys
@@ -151,33 +162,33 @@ BATCH = 50
 LEASE = NOW + timedelta(minutes=30)
 
 
-def long_life(n: int, cycles: int = 17) -> tuple[str, list[inc.Event]]:
+def long_life(n: int, cycles: int = 17) -> tuple[str, list[Event]]:
     """An incident handed down to lidu, then claimed and released ``cycles`` times by five
     volunteers in turn, and claimed once more (so holdings and leases are left to project);
     every other one released again. 39 or 40 events."""
     incident_id = f"gangwen-20200208-{n:08x}"
-    events: list[inc.Event] = [
-        inc.IncidentReported(
+    events: list[Event] = [
+        IncidentReported(
             incident_id=incident_id,
-            kind=inc.Kind.SUPPLY_DELIVERY,
+            kind=Kind.SUPPLY_DELIVERY,
             title=f"口罩 #{n}",
             place="丽都花园",
             place_unit=LIDU,
             district=P,
             reporter=REPORTER,
-            items=(inc.SupplyItem("口罩", 1 + n % 50),),
+            items=(SupplyItem("口罩", 1 + n % 50),),
             epidemic=True,
         ),
-        inc.IncidentDispatched(CHENQIAO, Level.STREET),
-        inc.IncidentSignedFor(CHENQIAO),
-        inc.IncidentHandedDown(LIDU),
+        IncidentDispatched(CHENQIAO, Level.STREET),
+        IncidentSignedFor(CHENQIAO),
+        IncidentHandedDown(LIDU),
     ]
     for j in range(cycles):
         holder = f"vol-{(n + j) % 5}"
-        events += [inc.IncidentClaimed(holder, LIDU, LEASE), inc.IncidentReleased(holder)]
-    events.append(inc.IncidentClaimed(f"vol-{n % 5}", LIDU, LEASE + timedelta(seconds=n)))
+        events += [IncidentClaimed(holder, LIDU, LEASE), IncidentReleased(holder)]
+    events.append(IncidentClaimed(f"vol-{n % 5}", LIDU, LEASE + timedelta(seconds=n)))
     if n % 2:
-        events.append(inc.IncidentReleased(f"vol-{n % 5}"))
+        events.append(IncidentReleased(f"vol-{n % 5}"))
     return incident_id, events
 
 
@@ -282,9 +293,7 @@ def running_deadlines(svc: Services, ids: list[str]) -> set[tuple[str, DeadlineK
     return {
         (incident_id, kind)
         for incident_id in ids
-        for kind in inc.pending_deadlines(
-            inc.fold(e.event for e in svc.store.read_stream(P, incident_id))
-        )
+        for kind in pending_deadlines(fold(e.event for e in svc.store.read_stream(P, incident_id)))
     }
 
 
@@ -320,7 +329,7 @@ def test_the_tick_catches_up_a_partition_whose_trigger_was_lost(
         escalated = {
             (e.stream, e.event.deadline)
             for e in svc.store.read_partition(P, after=total, count=applied)
-            if isinstance(e.event, inc.IncidentEscalated)
+            if isinstance(e.event, IncidentEscalated)
         }
         assert escalated == before
         # The expiries and breaches were appended by the tick's own services, which do
@@ -329,9 +338,7 @@ def test_the_tick_catches_up_a_partition_whose_trigger_was_lost(
         # An expired claim is back in its community's queue, so a claim deadline runs again:
         # only a night emergency has one (claimed in minutes). The next tick breaches it.
         again = running_deadlines(svc, ids)
-        night = [
-            i for i in held if svc.incidents.load(ADMIN, i)[0].kind is inc.Kind.NIGHT_EMERGENCY
-        ]
+        night = [i for i in held if svc.incidents.load(ADMIN, i)[0].kind is Kind.NIGHT_EMERGENCY]
         assert len(night) == 1
         assert again == {(night[0], DeadlineKind.CLAIM)}
         assert jobs.tick() == {P: {"applied": 2 * len(again), "expired": 0, "breached": len(again)}}

@@ -12,8 +12,21 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from coordination.config import DEFAULT_UNITS_FILE
-from coordination.domain import incident as inc
+from coordination.domain.commands import ReportIncident
+from coordination.domain.events import (
+    Event,
+    IncidentClaimed,
+    IncidentClosed,
+    IncidentDispatched,
+    IncidentHandedDown,
+    IncidentReported,
+    IncidentResolved,
+    IncidentReturned,
+    IncidentSignedFor,
+    ReturnVisitRecorded,
+)
 from coordination.domain.units import Jurisdiction, Level
+from coordination.domain.values import Category, Contact, Kind, Priority, Satisfaction, SupplyItem
 
 DISTRICT = "gangwen"
 CHENQIAO = "gangwen/chenqiao"
@@ -30,9 +43,9 @@ MARKET = "gangwen/market"
 HEALTH = "gangwen/health"
 CDC = "gangwen/cdc"
 
-REPORTER = inc.Contact("王女士", "13800000000")
-QUARANTINED = inc.Contact("李先生", "13900000000")
-MASKS = (inc.SupplyItem("口罩", 50), inc.SupplyItem("体温计", 1))
+REPORTER = Contact("王女士", "13800000000")
+QUARANTINED = Contact("李先生", "13900000000")
+MASKS = (SupplyItem("口罩", 50), SupplyItem("体温计", 1))
 
 
 def load_tree() -> dict[str, Any]:
@@ -44,47 +57,47 @@ def load_jurisdiction() -> Jurisdiction:
     return Jurisdiction.from_dict(load_tree())
 
 
-def report(kind: inc.Kind, place: str = "丽都花园", **changes: Any) -> inc.ReportIncident:
+def report(kind: Kind, place: str = "丽都花园", **changes: Any) -> ReportIncident:
     """A valid report of ``kind`` at ``place``; ``changes`` override any field."""
-    base = inc.ReportIncident(
+    base = ReportIncident(
         incident_id="inc-1",
         kind=kind,
         title=f"{kind.value} at {place}",
         place=place,
         reporter=REPORTER,
     )
-    if kind is inc.Kind.SUPPLY_DELIVERY:
+    if kind is Kind.SUPPLY_DELIVERY:
         base = replace(base, items=MASKS, epidemic=True)
-    elif kind is inc.Kind.QUARANTINE_VISIT:
+    elif kind is Kind.QUARANTINE_VISIT:
         base = replace(base, person=QUARANTINED, epidemic=True)
-    elif kind is inc.Kind.WORK_ORDER:
-        base = replace(base, category=inc.Category.COMPLAINT)
-    elif kind is inc.Kind.NIGHT_EMERGENCY:
-        base = replace(base, priority=inc.Priority.URGENT, epidemic=True)
+    elif kind is Kind.WORK_ORDER:
+        base = replace(base, category=Category.COMPLAINT)
+    elif kind is Kind.NIGHT_EMERGENCY:
+        base = replace(base, priority=Priority.URGENT, epidemic=True)
     return replace(base, **changes)
 
 
-def supply_delivery(place: str = "丽都花园", **changes: Any) -> inc.ReportIncident:
-    return report(inc.Kind.SUPPLY_DELIVERY, place, **changes)
+def supply_delivery(place: str = "丽都花园", **changes: Any) -> ReportIncident:
+    return report(Kind.SUPPLY_DELIVERY, place, **changes)
 
 
-def quarantine_visit(place: str = "丽都花园", **changes: Any) -> inc.ReportIncident:
-    return report(inc.Kind.QUARANTINE_VISIT, place, **changes)
+def quarantine_visit(place: str = "丽都花园", **changes: Any) -> ReportIncident:
+    return report(Kind.QUARANTINE_VISIT, place, **changes)
 
 
-def night_emergency(place: str = "丽都花园", **changes: Any) -> inc.ReportIncident:
-    return report(inc.Kind.NIGHT_EMERGENCY, place, **changes)
+def night_emergency(place: str = "丽都花园", **changes: Any) -> ReportIncident:
+    return report(Kind.NIGHT_EMERGENCY, place, **changes)
 
 
-def work_order(place: str = "丽都花园", **changes: Any) -> inc.ReportIncident:
-    return report(inc.Kind.WORK_ORDER, place, **changes)
+def work_order(place: str = "丽都花园", **changes: Any) -> ReportIncident:
+    return report(Kind.WORK_ORDER, place, **changes)
 
 
 def reported(
-    command: inc.ReportIncident, place_unit: str, district: str = "gangwen"
-) -> inc.IncidentReported:
+    command: ReportIncident, place_unit: str, district: str = "gangwen"
+) -> IncidentReported:
     """The IncidentReported event a valid ``command`` resolving to ``place_unit`` yields."""
-    return inc.IncidentReported(
+    return IncidentReported(
         incident_id=command.incident_id,
         kind=command.kind,
         title=command.title,
@@ -111,44 +124,44 @@ SUMMARY = "已送达口罩和体温计"
 OFFICER = "陈桥街道 张主任"
 
 
-def dispatched_to_street(command: inc.ReportIncident | None = None) -> list[inc.Event]:
+def dispatched_to_street(command: ReportIncident | None = None) -> list[Event]:
     """A report at 丽都花园 (Lidu), dispatched to its street, Chenqiao."""
     command = command or supply_delivery()
-    return [reported(command, LIDU), inc.IncidentDispatched(CHENQIAO, Level.STREET)]
+    return [reported(command, LIDU), IncidentDispatched(CHENQIAO, Level.STREET)]
 
 
-def signed_at_street() -> list[inc.Event]:
-    return [*dispatched_to_street(), inc.IncidentSignedFor(CHENQIAO)]
+def signed_at_street() -> list[Event]:
+    return [*dispatched_to_street(), IncidentSignedFor(CHENQIAO)]
 
 
-def returned_to_district() -> list[inc.Event]:
-    return [*dispatched_to_street(), inc.IncidentReturned(CHENQIAO, DISTRICT, REASON)]
+def returned_to_district() -> list[Event]:
+    return [*dispatched_to_street(), IncidentReturned(CHENQIAO, DISTRICT, REASON)]
 
 
-def handed_down_to_lidu() -> list[inc.Event]:
-    return [*signed_at_street(), inc.IncidentHandedDown(LIDU)]
+def handed_down_to_lidu() -> list[Event]:
+    return [*signed_at_street(), IncidentHandedDown(LIDU)]
 
 
-def claimed_at_lidu(lease_expires_at: datetime = NOW - timedelta(minutes=1)) -> list[inc.Event]:
+def claimed_at_lidu(lease_expires_at: datetime = NOW - timedelta(minutes=1)) -> list[Event]:
     """Handed down to lidu and claimed by VOLUNTEER, whose lease ran out a minute before NOW."""
-    return [*handed_down_to_lidu(), inc.IncidentClaimed(VOLUNTEER, LIDU, lease_expires_at)]
+    return [*handed_down_to_lidu(), IncidentClaimed(VOLUNTEER, LIDU, lease_expires_at)]
 
 
-def night_emergency_at_lidu() -> list[inc.Event]:
-    return [reported(night_emergency(), LIDU), inc.IncidentDispatched(LIDU, Level.COMMUNITY)]
+def night_emergency_at_lidu() -> list[Event]:
+    return [reported(night_emergency(), LIDU), IncidentDispatched(LIDU, Level.COMMUNITY)]
 
 
-def resolved_at_lidu() -> list[inc.Event]:
-    return [*handed_down_to_lidu(), inc.IncidentResolved(LIDU, SUMMARY, OFFICER)]
+def resolved_at_lidu() -> list[Event]:
+    return [*handed_down_to_lidu(), IncidentResolved(LIDU, SUMMARY, OFFICER)]
 
 
-def resolved_at_street() -> list[inc.Event]:
-    return [*signed_at_street(), inc.IncidentResolved(CHENQIAO, SUMMARY, OFFICER)]
+def resolved_at_street() -> list[Event]:
+    return [*signed_at_street(), IncidentResolved(CHENQIAO, SUMMARY, OFFICER)]
 
 
-def visited() -> list[inc.Event]:
-    return [*resolved_at_lidu(), inc.ReturnVisitRecorded(inc.Satisfaction.SATISFIED)]
+def visited() -> list[Event]:
+    return [*resolved_at_lidu(), ReturnVisitRecorded(Satisfaction.SATISFIED)]
 
 
-def closed() -> list[inc.Event]:
-    return [*visited(), inc.IncidentClosed()]
+def closed() -> list[Event]:
+    return [*visited(), IncidentClosed()]

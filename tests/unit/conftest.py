@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from builders import NOW, load_jurisdiction, load_tree
 
-from coordination.domain import incident as inc
+from coordination.domain.context import Context
 from coordination.domain.units import Jurisdiction
 
 
@@ -22,5 +22,5 @@ def jurisdiction() -> Jurisdiction:
 
 
 @pytest.fixture(scope="session")
-def ctx(jurisdiction: Jurisdiction) -> inc.Context:
-    return inc.Context(jurisdiction, now=NOW)
+def ctx(jurisdiction: Jurisdiction) -> Context:
+    return Context(jurisdiction, now=NOW)

@@ -17,15 +17,17 @@ from builders import (
     YONGHE,
 )
 
+from coordination.domain import commands
 from coordination.domain.access import (
+    COMMANDS,
     PERMISSIONS,
-    ROLES_SEEING_PERSONAL_DATA,
     Action,
     Actor,
     Forbidden,
     OutOfScope,
     Role,
     authorize,
+    authorize_command,
     reaches,
 )
 from coordination.domain.errors import DomainError
@@ -37,7 +39,9 @@ Y, N = True, False
 # Written out by hand from DOMAIN.md: the district's dispatchers report, dispatch, call back and
 # close; handling units sign for, return, hand down and resolve (and may take back a claim);
 # field staff claim, release and resolve at the door; handlers keep their unit's staff and
-# roster; only the system (admin) records a missed deadline.
+# roster; only the system (admin) records a missed deadline. A handler takes back anyone's claim
+# and resolves for the unit; field staff only their own. Only field staff hold assignments. The
+# district's dispatchers and viewers read the daily report; viewers see residents masked.
 MATRIX: dict[Role, dict[Action, bool]] = {
     Role.DISPATCHER: {
         A.READ: Y,
@@ -53,6 +57,11 @@ MATRIX: dict[Role, dict[Action, bool]] = {
         A.CLOSE: Y,
         A.MANAGE_STAFF: N,
         A.RECORD_BREACH: N,
+        A.RELEASE_ANY: N,
+        A.RESOLVE_FOR_UNIT: N,
+        A.READ_ASSIGNMENTS: N,
+        A.READ_REPORT: Y,
+        A.SEE_PERSONAL_DATA: Y,
     },
     Role.HANDLER: {
         A.READ: Y,
@@ -68,6 +77,11 @@ MATRIX: dict[Role, dict[Action, bool]] = {
         A.CLOSE: N,
         A.MANAGE_STAFF: Y,
         A.RECORD_BREACH: N,
+        A.RELEASE_ANY: Y,
+        A.RESOLVE_FOR_UNIT: Y,
+        A.READ_ASSIGNMENTS: N,
+        A.READ_REPORT: N,
+        A.SEE_PERSONAL_DATA: Y,
     },
     Role.FIELD: {
         A.READ: Y,
@@ -83,6 +97,11 @@ MATRIX: dict[Role, dict[Action, bool]] = {
         A.CLOSE: N,
         A.MANAGE_STAFF: N,
         A.RECORD_BREACH: N,
+        A.RELEASE_ANY: N,
+        A.RESOLVE_FOR_UNIT: N,
+        A.READ_ASSIGNMENTS: Y,
+        A.READ_REPORT: N,
+        A.SEE_PERSONAL_DATA: Y,
     },
     Role.VIEWER: {
         A.READ: Y,
@@ -98,6 +117,11 @@ MATRIX: dict[Role, dict[Action, bool]] = {
         A.CLOSE: N,
         A.MANAGE_STAFF: N,
         A.RECORD_BREACH: N,
+        A.RELEASE_ANY: N,
+        A.RESOLVE_FOR_UNIT: N,
+        A.READ_ASSIGNMENTS: N,
+        A.READ_REPORT: Y,
+        A.SEE_PERSONAL_DATA: N,
     },
     Role.ADMIN: {
         A.READ: Y,
@@ -113,6 +137,11 @@ MATRIX: dict[Role, dict[Action, bool]] = {
         A.CLOSE: Y,
         A.MANAGE_STAFF: Y,
         A.RECORD_BREACH: Y,
+        A.RELEASE_ANY: Y,
+        A.RESOLVE_FOR_UNIT: Y,
+        A.READ_ASSIGNMENTS: Y,
+        A.READ_REPORT: Y,
+        A.SEE_PERSONAL_DATA: Y,
     },
 }
 
@@ -145,7 +174,29 @@ def test_authorize_in_own_unit_follows_the_matrix(
 
 
 def test_personal_data_is_hidden_from_viewers_only() -> None:
-    assert {Role.DISPATCHER, Role.HANDLER, Role.FIELD, Role.ADMIN} == ROLES_SEEING_PERSONAL_DATA
+    seeing = {role for role in Role if A.SEE_PERSONAL_DATA in PERMISSIONS[role]}
+    assert {Role.DISPATCHER, Role.HANDLER, Role.FIELD, Role.ADMIN} == seeing
+
+
+def test_every_command_needs_an_action() -> None:
+    named = {
+        cls
+        for name, cls in vars(commands).items()
+        if isinstance(cls, type) and cls.__module__ == commands.__name__
+    }
+    assert named == set(COMMANDS)
+    assert COMMANDS[commands.SignFor] is A.SIGN_FOR
+    assert COMMANDS[commands.ExpireClaim] is A.RELEASE
+    assert COMMANDS[commands.ScheduleShift] is A.MANAGE_STAFF
+
+
+def test_a_command_is_refused_by_its_action(jurisdiction: Jurisdiction) -> None:
+    handler = Actor("h", Role.HANDLER, CHENQIAO)
+    authorize_command(handler, commands.SignFor, LIDU, jurisdiction)
+    with pytest.raises(Forbidden, match="a handler may not report"):
+        authorize_command(handler, commands.ReportIncident, LIDU, jurisdiction)
+    with pytest.raises(OutOfScope):
+        authorize_command(handler, commands.SignFor, WANGHAI, jurisdiction)
 
 
 # --- scope --------------------------------------------------------------------------------

@@ -32,16 +32,21 @@ from builders import (
 
 from coordination.config import DEFAULT_CALENDAR_FILE
 from coordination.domain.calendar import Due, WorkingCalendar, add_working_days, same_day
+from coordination.domain.commands import (
+    Command,
+    DispatchIncident,
+    HandDown,
+    RecordBreach,
+    RecordReturnVisit,
+    ReturnIncident,
+    SignFor,
+)
+from coordination.domain.context import Context
 from coordination.domain.deadlines import DeadlineKind, DeadlinePolicy, Deadlines
 from coordination.domain.errors import DomainError
-from coordination.domain.incident import (
-    Command,
-    Context,
+from coordination.domain.events import (
     DeadlineBreached,
-    DispatchIncident,
     Event,
-    HandDown,
-    Incident,
     IncidentClaimed,
     IncidentClosed,
     IncidentDispatched,
@@ -51,18 +56,11 @@ from coordination.domain.incident import (
     IncidentResolved,
     IncidentReturned,
     IncidentSignedFor,
-    RecordBreach,
-    RecordReturnVisit,
-    ReturnIncident,
     ReturnVisitRecorded,
-    Satisfaction,
-    SignFor,
-    Status,
-    decide,
-    fold,
-    pending_deadlines,
 )
+from coordination.domain.incident import Incident, decide, fold, pending_deadlines
 from coordination.domain.units import Jurisdiction, Level
+from coordination.domain.values import Satisfaction, Status
 from coordination.store.workcalendar import load_calendar
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

@@ -24,11 +24,12 @@ from builders import (
 )
 
 from coordination.domain.access import Role
+from coordination.domain.commands import ReleaseIncident, ResolveIncident
+from coordination.domain.context import Context
 from coordination.domain.errors import InvalidTransition, NotAllowed
-from coordination.domain.incident import (
+from coordination.domain.events import (
     ClaimExpired,
     ClaimTakenOver,
-    Context,
     Event,
     IncidentClaimed,
     IncidentDispatched,
@@ -36,14 +37,11 @@ from coordination.domain.incident import (
     IncidentReleased,
     IncidentResolved,
     IncidentSignedFor,
-    ReleaseIncident,
-    ResolveIncident,
-    Status,
-    decide,
-    fold,
 )
-from coordination.domain.staff import StaffKind, StaffMember
+from coordination.domain.incident import decide, fold
+from coordination.domain.staff import StaffMember
 from coordination.domain.units import Level
+from coordination.domain.values import StaffKind, Status
 from coordination.store import tokens
 
 COLLEAGUE = "volunteer-2"

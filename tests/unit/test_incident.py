@@ -40,6 +40,20 @@ from builders import (
     work_order,
 )
 
+from coordination.domain.commands import (
+    ClaimIncident,
+    CloseIncident,
+    Command,
+    DispatchIncident,
+    ExpireClaim,
+    HandDown,
+    RecordReturnVisit,
+    ReleaseIncident,
+    ResolveIncident,
+    ReturnIncident,
+    SignFor,
+)
+from coordination.domain.context import Context
 from coordination.domain.errors import (
     AlreadyClaimed,
     DomainError,
@@ -47,17 +61,9 @@ from coordination.domain.errors import (
     NotAllowed,
     UnknownPlace,
 )
-from coordination.domain.incident import (
+from coordination.domain.events import (
     ClaimExpired,
-    ClaimIncident,
-    CloseIncident,
-    Command,
-    Context,
-    DispatchIncident,
     Event,
-    ExpireClaim,
-    HandDown,
-    Incident,
     IncidentClaimed,
     IncidentClosed,
     IncidentDispatched,
@@ -67,20 +73,11 @@ from coordination.domain.incident import (
     IncidentResolved,
     IncidentReturned,
     IncidentSignedFor,
-    Kind,
-    RecordReturnVisit,
-    ReleaseIncident,
-    ResolveIncident,
-    ReturnIncident,
     ReturnVisitRecorded,
-    Satisfaction,
-    SignFor,
-    Status,
-    decide,
-    evolve,
-    fold,
 )
+from coordination.domain.incident import Incident, decide, evolve, fold
 from coordination.domain.units import Jurisdiction, Level
+from coordination.domain.values import Kind, Satisfaction, Status
 
 
 class Spec:

@@ -10,31 +10,23 @@ from builders import MASKS, QUARANTINED, REPORTER, load_jurisdiction, load_tree
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from coordination.domain.errors import DomainError, InvalidTransition
-from coordination.domain.incident import (
-    Category,
+from coordination.domain.commands import (
     CloseIncident,
     Command,
-    Context,
     DispatchIncident,
-    Event,
     HandDown,
-    Incident,
-    IncidentClosed,
-    Kind,
-    Priority,
     RecordReturnVisit,
     ReportIncident,
     ResolveIncident,
     ReturnIncident,
-    Satisfaction,
     SignFor,
-    Status,
-    decide,
-    evolve,
-    fold,
 )
+from coordination.domain.context import Context
+from coordination.domain.errors import DomainError, InvalidTransition
+from coordination.domain.events import Event, IncidentClosed
+from coordination.domain.incident import Incident, decide, evolve, fold
 from coordination.domain.units import Level
+from coordination.domain.values import Category, Kind, Priority, Satisfaction, Status
 
 JURISDICTION = load_jurisdiction()
 CTX = Context(JURISDICTION)

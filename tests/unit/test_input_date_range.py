@@ -10,8 +10,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from coordination.domain.deadlines import DeadlinePolicy
-from coordination.domain.incident import Incident, Kind, Status
+from coordination.domain.incident import Incident
 from coordination.domain.units import Level
+from coordination.domain.values import Kind, Status
 from coordination.projections.views import View, urgency
 from schemas.base import FIRST_DAY, LAST_DAY
 

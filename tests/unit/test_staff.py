@@ -13,25 +13,28 @@ from builders import CDC, CHENQIAO, DISTRICT, HUAQIAO, LIDU, NOW
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from coordination.domain.errors import Conflict, DomainError, NotAllowed, UnknownPlace
-from coordination.domain.incident import Context, Kind
-from coordination.domain.staff import (
-    STAFF_EVENT_TYPES,
+from coordination.domain.commands import (
     CancelShift,
     DeactivateStaff,
     RegisterStaff,
     ScheduleShift,
-    Shift,
+    StaffCommand,
+    UpdateStaff,
+)
+from coordination.domain.context import Context
+from coordination.domain.errors import Conflict, DomainError, NotAllowed, UnknownPlace
+from coordination.domain.events import (
+    STAFF_EVENT_TYPES,
     ShiftCancelled,
     ShiftScheduled,
-    StaffCommand,
     StaffDeactivated,
     StaffEvent,
-    StaffKind,
-    StaffMember,
     StaffRegistered,
     StaffUpdated,
-    UpdateStaff,
+)
+from coordination.domain.staff import (
+    Shift,
+    StaffMember,
     check_may_take,
     coverage,
     decide_staff,
@@ -40,6 +43,7 @@ from coordination.domain.staff import (
     on_duty,
 )
 from coordination.domain.units import Jurisdiction
+from coordination.domain.values import Kind, StaffKind
 from coordination.store.mapper import Mapper
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -614,8 +618,9 @@ def test_any_active_member_may_take_other_work(kind: Kind, staff_kind: StaffKind
 
 
 def test_staff_claim_only_in_their_own_community() -> None:
-    from coordination.domain.incident import Incident, Status
+    from coordination.domain.incident import Incident
     from coordination.domain.staff import check_may_work_on
+    from coordination.domain.values import Status
 
     member = StaffMember(id="wang.fang", name="王芳", unit=HUAQIAO, active=True)
     at_lidu = Incident(status=Status.HANDED_DOWN, kind=Kind.WORK_ORDER, unit=LIDU)

@@ -6,7 +6,8 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from coordination.domain.deadlines import Deadlines
-from coordination.domain.incident import Incident, Kind, Priority, Status
+from coordination.domain.incident import Incident
+from coordination.domain.values import Kind, Priority, Status
 from coordination.projections.views import View, urgency
 
 T = datetime(2020, 2, 10, 9, 0, 4, tzinfo=ZoneInfo("Asia/Shanghai"))

@@ -1,0 +1,222 @@
+"""Events: facts in the past tense, as stored in the log (the mapper names each by its class and
+upcasts old versions). One section per aggregate."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from coordination.domain.deadlines import DeadlineKind, Deadlines
+from coordination.domain.units import Level
+from coordination.domain.values import (
+    Category,
+    Contact,
+    Kind,
+    Priority,
+    Satisfaction,
+    StaffKind,
+    SupplyItem,
+)
+
+# --- incidents ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IncidentReported:
+    incident_id: str
+    kind: Kind
+    title: str
+    place: str
+    place_unit: str
+    district: str
+    reporter: Contact
+    description: str = ""
+    address: str = ""
+    priority: Priority = Priority.NORMAL
+    epidemic: bool = False
+    category: Category | None = None
+    items: tuple[SupplyItem, ...] = ()
+    person: Contact | None = None
+
+
+@dataclass(frozen=True)
+class IncidentDispatched:
+    unit: str
+    level: Level
+    note: str = ""
+    deadlines: Deadlines = Deadlines()
+    on_duty: tuple[str, ...] = ()  # a night emergency names who is on duty now
+
+
+@dataclass(frozen=True)
+class IncidentSignedFor:
+    unit: str
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class IncidentReturned:
+    unit: str
+    to_unit: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class IncidentHandedDown:
+    unit: str
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class IncidentClaimed:
+    holder: str
+    unit: str
+    lease_expires_at: datetime
+
+
+@dataclass(frozen=True)
+class ClaimTakenOver:
+    from_holder: str
+    holder: str
+    lease_expires_at: datetime
+
+
+@dataclass(frozen=True)
+class IncidentReleased:
+    holder: str
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class ClaimExpired:
+    holder: str
+
+
+@dataclass(frozen=True)
+class IncidentResolved:
+    unit: str
+    summary: str
+    signed_off_by: str
+
+
+@dataclass(frozen=True)
+class ReturnVisitRecorded:
+    result: Satisfaction
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class IncidentReopened:
+    unit: str
+    level: Level
+    deadlines: Deadlines = Deadlines()
+
+
+@dataclass(frozen=True)
+class DeadlineBreached:
+    deadline: DeadlineKind
+    due_at: datetime
+    unit: str
+
+
+@dataclass(frozen=True)
+class IncidentEscalated:
+    """督办: the unit above the one that missed a deadline is asked to see to it."""
+
+    from_unit: str
+    to_unit: str
+    deadline: DeadlineKind | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class IncidentClosed:
+    note: str = ""
+
+
+Event = (
+    IncidentReported
+    | IncidentDispatched
+    | IncidentSignedFor
+    | IncidentReturned
+    | IncidentHandedDown
+    | IncidentClaimed
+    | ClaimTakenOver
+    | IncidentReleased
+    | ClaimExpired
+    | IncidentResolved
+    | ReturnVisitRecorded
+    | IncidentReopened
+    | IncidentClosed
+    | DeadlineBreached
+    | IncidentEscalated
+)
+
+EVENT_TYPES: tuple[type, ...] = (
+    IncidentReported,
+    IncidentDispatched,
+    IncidentSignedFor,
+    IncidentReturned,
+    IncidentHandedDown,
+    IncidentClaimed,
+    ClaimTakenOver,
+    IncidentReleased,
+    ClaimExpired,
+    IncidentResolved,
+    ReturnVisitRecorded,
+    IncidentReopened,
+    IncidentClosed,
+    DeadlineBreached,
+    IncidentEscalated,
+)
+
+# --- staff --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StaffRegistered:
+    staff_id: str
+    name: str
+    unit: str
+    kind: StaffKind
+    party_member: bool = False
+    quarantine_trained: bool = False
+
+
+@dataclass(frozen=True)
+class StaffUpdated:
+    name: str
+    unit: str
+    kind: StaffKind
+    party_member: bool
+    quarantine_trained: bool
+
+
+@dataclass(frozen=True)
+class StaffDeactivated:
+    reason: str
+
+
+@dataclass(frozen=True)
+class ShiftScheduled:
+    shift_id: str
+    unit: str
+    start: datetime
+    end: datetime
+
+
+@dataclass(frozen=True)
+class ShiftCancelled:
+    shift_id: str
+    reason: str = ""
+
+
+StaffEvent = StaffRegistered | StaffUpdated | StaffDeactivated | ShiftScheduled | ShiftCancelled
+
+STAFF_EVENT_TYPES: tuple[type, ...] = (
+    StaffRegistered,
+    StaffUpdated,
+    StaffDeactivated,
+    ShiftScheduled,
+    ShiftCancelled,
+)

@@ -1,0 +1,143 @@
+"""One shape for every command handler: load the stream, fold, authorize, decide, append with
+the expected version, and give a retry the first result under its idempotency key."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from coordination.domain.access import Actor
+from coordination.domain.errors import DomainError
+from coordination.domain.units import Jurisdiction
+from coordination.store.eventstore import (
+    ConcurrencyConflict,
+    EventStore,
+    Idempotency,
+    Recorded,
+    StoredEvent,
+)
+
+Clock = Callable[[], datetime]
+S = TypeVar("S")
+W = TypeVar("W", bound="Written[Any]")
+
+
+class NotFound(Exception):
+    """No such aggregate, or none that this actor may see."""
+
+
+class VersionMismatch(Exception):
+    """The client expected another version than the aggregate has (or the log decided a race)."""
+
+    def __init__(self, expected: int, actual: int) -> None:
+        super().__init__(f"incident is at version {actual}, not the expected {expected}")
+        self.expected = expected
+        self.actual = actual
+
+
+def check_version(expected: int | None, actual: int) -> None:
+    """Raise unless the client expected nothing in particular, or exactly ``actual``."""
+    if expected is not None and expected != actual:
+        raise VersionMismatch(expected, actual)
+
+
+@dataclass(frozen=True)
+class Written(Generic[S]):
+    """An aggregate after a write, with its history and the log position the write reached."""
+
+    state: S
+    history: list[StoredEvent]
+    position: int
+    replayed: bool = False
+
+
+class Handler(Generic[S, W]):
+    """The shared half of a handler; a subclass names its aggregate by ``fold`` and ``written``."""
+
+    def __init__(
+        self,
+        store: EventStore,
+        jurisdiction: Jurisdiction,
+        clock: Clock,
+        on_append: Callable[[str], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.jurisdiction = jurisdiction
+        self.clock = clock
+        self.on_append = on_append
+
+    def fold(self, events: Iterable[Any]) -> S:
+        raise NotImplementedError
+
+    def written(
+        self, state: S, history: list[StoredEvent], position: int, replayed: bool = False
+    ) -> W:
+        raise NotImplementedError
+
+    def read(self, partition: str, stream: str) -> tuple[S, list[StoredEvent]]:
+        """The aggregate as its stored events fold (a new one if there are none)."""
+        history = self.store.read_stream(partition, stream)
+        return self.fold(e.event for e in history), history
+
+    def keyed(self, partition: str, idempotency: Idempotency | None, attempt: Callable[[], W]) -> W:
+        """``attempt()``, or the first result under the client's idempotency key if it has one.
+
+        A retry that overlapped its first attempt finds the aggregate already changed by that
+        attempt (a refusal, a lost race): it gets the first result too, like any later retry.
+        """
+        if replay := self._earlier(partition, idempotency):
+            return replay
+        try:
+            return attempt()
+        except (DomainError, VersionMismatch):
+            if replay := self._earlier(partition, idempotency):
+                return replay
+            raise
+
+    def commit(
+        self,
+        partition: str,
+        stream: str,
+        version: int,
+        history: list[StoredEvent],
+        events: list[Any],
+        actor: Actor,
+        now: datetime,
+        idempotency: Idempotency | None,
+    ) -> W:
+        """Append a command's events at the version they were decided on, start a catch-up of
+        the partition if none is pending, and fold the result; a lost race is a
+        ``VersionMismatch``, a duplicate key the first result."""
+        try:
+            recorded: Recorded = self.store.append(
+                partition,
+                stream,
+                version,
+                events,
+                actor=actor.subject,
+                now=now,
+                idempotency=idempotency,
+            )
+        except ConcurrencyConflict as conflict:
+            raise VersionMismatch(conflict.expected, conflict.actual) from None
+        if recorded.triggered and self.on_append is not None:
+            self.on_append(partition)
+        if recorded.duplicate:
+            return self._replay(partition, idempotency)  # type: ignore[arg-type,return-value]
+        history = history + list(recorded.events)
+        return self.written(self.fold(e.event for e in history), history, recorded.position)
+
+    def _earlier(self, partition: str, idempotency: Idempotency | None) -> W | None:
+        """The first result under the client's idempotency key, if it sent one that was used."""
+        if idempotency is None or idempotency.fresh:
+            return None
+        return self._replay(partition, idempotency)
+
+    def _replay(self, partition: str, idempotency: Idempotency) -> W | None:
+        if (found := self.store.replay(partition, idempotency)) is None:
+            return None
+        recorded, history = found
+        state = self.fold(e.event for e in history)
+        return self.written(state, history, recorded.position, replayed=True)
