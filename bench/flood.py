@@ -46,7 +46,7 @@ from redis import Redis
 from bench.readside import RQ, SIMPLE_WORKER, RqWorker
 from bench.run import BODY, UNIT  # the same report as the write benchmark's
 from bench.servers import REPO_ROOT, Gunicorn, WorkerConfig, cpu_seconds
-from coordination.api.dashboard_page import STREAMS_PER_TOKEN
+from coordination.api.streams import STREAMS_PER_TOKEN
 from coordination.bootstrap import load_jurisdiction
 from coordination.config import Config
 from coordination.devtools.embedded import EmbeddedServer, free_port

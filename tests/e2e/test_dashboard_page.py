@@ -27,7 +27,7 @@ from people import D, report_body
 from werkzeug.serving import make_server
 from worker import RqWorker
 
-from coordination.api.dashboard_page import POLL_SECONDS, streams_stop
+from coordination.api.streams import POLL_SECONDS, streams_stop
 from coordination.config import Config
 
 ROOT = Path(__file__).resolve().parents[2]

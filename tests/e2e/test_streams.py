@@ -23,7 +23,7 @@ import redis as redis_lib
 from flask import Flask
 from werkzeug.serving import make_server
 
-from coordination.api import dashboard_page
+from coordination.api import streams as hub
 from coordination.api.app import create_app
 from coordination.config import Config
 from coordination.domain.access import Role
@@ -145,7 +145,7 @@ def serve() -> Iterator[Callable[[Flask], str]]:
 
     yield start
     for app, server, thread in running:
-        dashboard_page.streams_stop(app).set()
+        hub.streams_stop(app).set()
         server.shutdown()
         thread.join(10)
 
@@ -250,7 +250,7 @@ def test_open_streams_per_token_are_capped_across_processes(
     """Two apps stand for two worker processes: the cap is kept in Redis, per token."""
     other = create_app(Config(redis_url=redis_url))
     base, other_base = serve(app), serve(other)
-    cap = dashboard_page.STREAMS_PER_TOKEN
+    cap = hub.STREAMS_PER_TOKEN
     secret, _ = token(app, Role.VIEWER, LIDU, "wall")
     opened = [streams(base if i % 2 else other_base, secret) for i in range(cap)]
     for stream in opened:
@@ -285,8 +285,8 @@ def test_a_crashed_processs_streams_lapse(
     secret, token_id = token(app, Role.VIEWER, LIDU, "wall")
     expiry = time.time() + 1.0
     redis.zadd(
-        dashboard_page.stream_slots_key(token_id),
-        {f"crashed-{i}": expiry for i in range(dashboard_page.STREAMS_PER_TOKEN)},
+        hub.stream_slots_key(token_id),
+        {f"crashed-{i}": expiry for i in range(hub.STREAMS_PER_TOKEN)},
     )
     assert streams(base, secret).status == 429
     time.sleep(max(0.0, expiry - time.time()) + 0.2)
@@ -329,7 +329,7 @@ def test_one_poller_per_process_however_many_streams(
     one = streams(base, secrets.pop())
     first_position(one)
     with_one = commands_over(2.0)
-    many = [streams(base, s) for s in secrets for _ in range(dashboard_page.STREAMS_PER_TOKEN)]
+    many = [streams(base, s) for s in secrets for _ in range(hub.STREAMS_PER_TOKEN)]
     for stream in many:
         first_position(stream)
     with_many = commands_over(2.0)

@@ -314,7 +314,7 @@ def dispatcher_post(port: int, secret: str, timeout: float) -> float:
 def test_streams_and_slow_clients_never_starve_a_dispatcher(
     served: Server, store: TokenStore
 ) -> None:
-    from coordination.api.dashboard_page import STREAMS_PER_TOKEN
+    from coordination.api.streams import STREAMS_PER_TOKEN
 
     dispatcher, _ = store.create(Role.DISPATCHER, "gangwen", "dispatcher")
     viewers = [store.create(Role.VIEWER, "gangwen/chenqiao/lidu", f"wall-{i}")[0] for i in range(5)]
