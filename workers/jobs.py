@@ -42,7 +42,7 @@ def sweep_tokens() -> dict[str, int]:
     members moved to another unit, reading each member from the log; how many of each.
 
     Heals a crash between a staff event's append and the token change that follows it."""
-    changes = services().tokens.sweep(services().incidents.staff_member)
+    changes = services().tokens.sweep(services().staff.member_of)
     moved = sum(change.action == MOVE for change in changes)
     return {"revoked": len(changes) - moved, "moved": moved}
 

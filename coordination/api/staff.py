@@ -41,7 +41,7 @@ def follow_tokens(member: StaffMember) -> None:
     tick's sweep does it within seconds, so the answer stays the write's."""
     svc = services()
     try:
-        svc.tokens.sweep(svc.incidents.staff_member, staff_id=member.id)
+        svc.tokens.sweep(svc.staff.member_of, staff_id=member.id)
     except Exception:
         log.exception("field tokens of %s not brought in line; the tick will", member.id)
 

@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import redis as redis_lib
+from clock import Clock
 from flask import Flask
 from worker import RqWorker
 
@@ -74,22 +75,10 @@ def worker(redis: redis_lib.Redis, redis_url: str, tmp_path: Path) -> Iterator[R
         started.close()
 
 
-class Clock:
+def ticking_clock() -> Clock:
     """A clock that moves one second each time it is read (so that every report has a time of
     its own and the queue's oldest-first order is certain) and jumps when told."""
-
-    def __init__(self, start: datetime = START) -> None:
-        self._now = start
-        self._lock = threading.Lock()
-
-    def __call__(self) -> datetime:
-        with self._lock:
-            self._now += timedelta(seconds=1)
-            return self._now
-
-    def advance(self, **delta: float) -> None:
-        with self._lock:
-            self._now += timedelta(**delta)
+    return Clock(START, tick=timedelta(seconds=1))
 
 
 def make_app(
@@ -318,7 +307,7 @@ def test_the_queue_is_ordered_filtered_and_paged_through_http(
     report_body: Callable[..., dict[str, Any]],
     expect_error: Callable[..., Any],
 ) -> None:
-    api = api.on(make_app(redis_url, redis, clock=Clock()))
+    api = api.on(make_app(redis_url, redis, clock=ticking_clock()))
     ids: dict[str, str] = {}
     for name, kind, priority, place in ORDERS:
         ids[name], p = api.report(report_body(kind, priority=priority, place=place, title=name))
@@ -542,22 +531,22 @@ def test_an_expired_lease_returns_the_order_to_the_queue_end_to_end(
     register_staff: Callable[..., str],
 ) -> None:
     register_staff(FL, LIDU, "丽都 volunteer whose lease runs out")
-    clock = Clock()
+    clock = ticking_clock()
     app = make_app(redis_url, redis, clock=clock)
     api = api.on(app)
-    incidents = app.extensions["coordination"].incidents
+    watchers = app.extensions["coordination"].watchers
     lease_minutes = app.extensions["coordination"].config.lease_minutes
 
     incident_id, _ = api.handed_down_to_lidu(report_body())
     claimed = api.ok(api.post(FL, f"/incidents/{incident_id}/claim"))
     p = claimed["position"]
     assert api.rows(FL, LIDU, p) == [(incident_id, "claimed", FL)]
-    assert incidents.expire_leases(DISTRICT) == 0  # not due yet
+    assert watchers.expire_leases(DISTRICT) == 0  # not due yet
 
     # What the lease job (workers.jobs.expire_leases) runs, with this app's clock.
     clock.advance(minutes=lease_minutes + 1)
-    assert incidents.expire_leases(DISTRICT) == 1
-    assert incidents.expire_leases(DISTRICT) == 0  # the domain refuses a second expiry
+    assert watchers.expire_leases(DISTRICT) == 1
+    assert watchers.expire_leases(DISTRICT) == 0  # the domain refuses a second expiry
 
     head = api.health()["head"]
     assert head == p + 1
