@@ -29,7 +29,8 @@ def create_app(
     )
 
     config = config or Config.from_env()
-    app = Flask("coordination")
+    # Static files: the dashboard page's (coordination/api/static), at /dashboard/static.
+    app = Flask("coordination", static_folder="api/static", static_url_path="/dashboard/static")
     app.config.update(
         API_TITLE="coordination",
         API_VERSION="1",

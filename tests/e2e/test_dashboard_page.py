@@ -11,27 +11,33 @@ for other machines).
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis as redis_lib
 from flask import Flask
+from flask.testing import FlaskClient
 from people import D, report_body
 from werkzeug.serving import make_server
 from worker import RqWorker
 
+from coordination.api.dashboard_page import ON_TIME_TARGET, SATISFACTION_TARGET
 from coordination.api.streams import POLL_SECONDS, streams_stop
 from coordination.config import Config
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
+STATIC = ROOT / "coordination" / "api" / "static"
+SVG_NS = "http://www.w3.org/2000/svg"  # a namespace the script names, never fetched
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -115,6 +121,14 @@ def test_the_page_updates_live_without_reloading(
             )
             console: list[str] = []
             page.on("console", lambda message: console.append(message.text))
+            failed: list[str] = []  # the page's own files, the API's reads, the stream
+            page.on("requestfailed", lambda request: failed.append(f"failed {request.url}"))
+            page.on(
+                "response",
+                lambda answer: (
+                    failed.append(f"{answer.status} {answer.url}") if answer.status >= 400 else None
+                ),
+            )
 
             def wait_for(condition: str) -> None:
                 """Wait for a condition; on a timeout, say what the page showed and logged."""
@@ -137,6 +151,10 @@ def test_the_page_updates_live_without_reloading(
             assert page.locator("#reported-total").text_content() == "1"
             assert page.locator("#satisfaction-rate").text_content() == "—"  # no visits yet
             wait_for("document.getElementById('live').textContent === '实时'")
+            assert not failed, failed
+            # The stylesheet applied (dashboard.css: body's background is --bg, #0b1a2b).
+            background = "getComputedStyle(document.body).backgroundColor"
+            assert page.evaluate(background) == "rgb(11, 26, 43)"
             bars = "Array.from(document.querySelectorAll('#hours rect.bar'))"
             hourly = f"{bars}.reduce((n, r) => n + Number(r.dataset.count), 0)"
             assert page.evaluate(hourly) == 1
@@ -193,3 +211,104 @@ def test_the_page_loads_without_a_token(base_url: str) -> None:
     assert '<html lang="zh-CN">' in page and "及时办结率" in page and "满意率" in page
     assert "目标 100%" in page and "目标 95%" in page
     assert "http://" not in page.replace("http://www.w3.org/2000/svg", "")  # no CDN
+
+
+class Links(HTMLParser):
+    """What a page loads (each ``src`` and ``href``) and the text of its inline scripts."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loads: set[tuple[str, str]] = set()
+        self.inline: dict[str, str] = {}  # a script's type -> its text
+        self._script: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        for name in ("src", "href"):
+            if found.get(name) is not None:
+                self.loads.add((tag, str(found[name])))
+        if tag == "script" and "src" not in found:
+            self._script = found.get("type") or "text/javascript"
+            self.inline[self._script] = ""
+
+    def handle_data(self, data: str) -> None:
+        if self._script is not None:
+            self.inline[self._script] += data
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "script":
+            self._script = None
+
+
+def fetch(url: str) -> tuple[Any, bytes]:
+    """GET without a token: the answer's headers and body (an error status raises)."""
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return response.headers, response.read()
+
+
+def test_the_page_loads_its_style_and_script_from_the_app_and_nothing_else(
+    base_url: str,
+) -> None:
+    _, body = fetch(base_url + "/dashboard")
+    page = body.decode()
+    links = Links()
+    links.feed(page)
+    assert links.loads == {
+        ("link", "/dashboard/static/dashboard.css"),
+        ("script", "/dashboard/static/dashboard.js"),
+    }
+    assert "<style" not in page
+    # The one inline script is data: the targets, as the page's script reads them.
+    assert set(links.inline) == {"application/json"}
+    assert json.loads(links.inline["application/json"]) == {
+        "on_time_target": ON_TIME_TARGET,
+        "satisfaction_target": SATISFACTION_TARGET,
+    }
+    assert 'id="dashboard-config"' in page
+    css = fetch(base_url + "/dashboard/static/dashboard.css")[1].decode()
+    script = fetch(base_url + "/dashboard/static/dashboard.js")[1].decode()
+    assert 'getElementById("dashboard-config")' in script
+    assert "{{" not in script and "{%" not in script  # not a template: served as it is
+    for text in (page, css, script):
+        text = text.replace(SVG_NS, "")
+        assert not re.findall(r"[a-z][a-z0-9+.-]*://", text, re.IGNORECASE)  # no CDN
+        assert not re.findall(r"""["'(=]\s*//""", text)  # nor a scheme-relative URL
+    assert "@import" not in css and "url(" not in css
+
+
+def test_each_static_file_is_served_without_a_token(base_url: str) -> None:
+    kinds = {
+        "dashboard.css": {"text/css"},
+        "dashboard.js": {"text/javascript", "application/javascript"},
+    }
+    for name, content_types in kinds.items():
+        headers, body = fetch(f"{base_url}/dashboard/static/{name}")
+        assert headers.get_content_type() in content_types, (name, headers["Content-Type"])
+        assert headers.get_content_charset() == "utf-8", (name, headers["Content-Type"])
+        assert body == (STATIC / name).read_bytes()
+        # Checked again on each load (a new release's script is never a stale cached one).
+        assert "no-cache" in headers["Cache-Control"], headers["Cache-Control"]
+        assert headers["ETag"]
+
+
+def test_a_static_file_unchanged_is_not_sent_again(client: FlaskClient) -> None:
+    first = client.get("/dashboard/static/dashboard.js")
+    assert first.status_code == 200 and first.headers["ETag"]
+    again = client.get(
+        "/dashboard/static/dashboard.js", headers={"If-None-Match": first.headers["ETag"]}
+    )
+    assert again.status_code == 304
+    assert again.get_data() == b""
+
+
+def test_a_missing_static_file_is_a_404_in_the_one_error_shape(
+    client: FlaskClient, expect_error: Callable[..., dict[str, Any]]
+) -> None:
+    for path in (
+        "/dashboard/static/nope.js",
+        "/dashboard/static/",
+        "/dashboard/static/%2e%2e/templates/dashboard.html",  # the template is not a file
+        "/dashboard/static/%2e%2e/dashboard_page.py",
+    ):
+        expect_error(client.get(path), 404)
+    expect_error(client.post("/dashboard/static/dashboard.js"), 405)
