@@ -10,7 +10,8 @@ one queue, FIFO): a job whose predecessor has not been applied fails instead of 
 
 from __future__ import annotations
 
-from coordination.projections.projector import Outcome, current_generation
+from coordination.projections.projector import Outcome
+from coordination.store.keys import current_generation
 from workers.jobs import services
 
 

@@ -65,10 +65,11 @@ from coordination.domain.errors import DomainError
 from coordination.domain.incident import Incident, decide, fold
 from coordination.domain.units import Level
 from coordination.domain.values import Category, Contact, Kind, Priority, Satisfaction, SupplyItem
-from coordination.projections import views
-from coordination.projections.projector import Projector, current_generation
+from coordination.projections import queues, views
+from coordination.projections.projector import Projector
 from coordination.store import keys
 from coordination.store.eventstore import EventStore
+from coordination.store.keys import current_generation
 from coordination.store.tokens import TokenStore
 
 PARTITION = "gangwen"
@@ -1009,7 +1010,7 @@ def _in_queue(redis: Redis, gen: int, results: list[load.Result]) -> int:
     raws = redis.mget([keys.view(PARTITION, gen, i) for i in ids]) if ids else []
     with redis.pipeline(transaction=False) as pipe:
         for incident_id, raw in zip(ids, raws, strict=True):
-            unit = views.queue_unit(views.decode(raw).incident) if raw else None
+            unit = queues.queue_unit(views.decode(raw).incident) if raw else None
             pipe.zscore(keys.queue(PARTITION, gen, unit or "-"), incident_id)
         scores = pipe.execute()
     return sum(s is not None for s in scores)

@@ -14,8 +14,8 @@ from typing import Any
 from redis import Redis
 
 from bench.chaos.stack import DISTRICT, Stack
-from coordination.projections.projector import current_generation
 from coordination.store import keys
+from coordination.store.keys import current_generation
 
 
 def dump(redis: Redis, partition: str, gen: int) -> dict[bytes, tuple[bytes, Any]]:

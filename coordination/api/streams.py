@@ -7,7 +7,8 @@ ends after 10 minutes (the browser reconnects).
 
 A stream is cheap to hold. One poller per process (a thread, or a greenlet under gevent) reads
 each watched partition's generation, checkpoint and per-unit change hash
-(``keys.unit_changes``: unit -> the last position at which an order of its subtree changed)
+(``ReadModels.unit_changes``: unit -> the last position at which an order of its subtree
+changed)
 every ~200 ms, and wakes only the streams whose unit's subtree moved; every ~0.5 s it looks up
 each open stream's token (``TokenStore.lookup``) and ends the streams of a revoked one. Open
 streams are capped per token across processes (a Redis sorted set per token of stream ids
@@ -35,8 +36,8 @@ from flask import Flask
 from redis import Redis
 
 from coordination.domain.units import Jurisdiction
-from coordination.projections.projector import current_generation
-from coordination.store import keys
+from coordination.projections.reads import ReadModels
+from coordination.store.keys import stream_slots_key
 from coordination.store.tokens import Token, TokenStore
 
 log = logging.getLogger(__name__)
@@ -51,12 +52,6 @@ STREAMS_PER_TOKEN = 4  # DASHBOARD_STREAMS_PER_TOKEN: a wall screen or two, a fe
 MAX_STREAMS = 100  # DASHBOARD_MAX_STREAMS: per process, unless the worker hook sets it
 SLOT_LEASE_SECONDS = 10.0
 RETRY_AFTER_SECONDS = 5
-
-
-def stream_slots_key(token_id: str) -> str:
-    """The open streams of one token, across processes: stream id -> when it lapses (epoch
-    seconds) unless its process renews it. (The tokens' hash tag: one shard with them.)"""
-    return f"{{tokens}}:streams:{token_id}"
 
 
 # KEYS[1] the token's slots; ARGV: now, lapses at, stream id, cap, key TTL (s). 1 if admitted.
@@ -91,7 +86,8 @@ class StreamHub:
     def __init__(self, app: Flask) -> None:
         svc = app.extensions["coordination"]
         self.app = app
-        self.redis: Redis = svc.reads.redis
+        self.reads: ReadModels = svc.reads
+        self.redis: Redis = svc.reads.redis  # the streams' slots (the tokens' keys)
         self.tokens: TokenStore = svc.tokens
         self.stop = streams_stop(app)
         self._admit = self.redis.register_script(ADMIT)
@@ -175,19 +171,9 @@ class StreamHub:
 
     def read(self, partition: str) -> tuple[int, int, dict[str, int]]:
         """(generation, checkpoint, unit -> last change) of a partition, read at one moment."""
-        gen = self._generations.get(partition) or current_generation(self.redis, partition)
-        for _ in range(3):
-            with self.redis.pipeline(transaction=True) as pipe:
-                pipe.get(keys.generation(partition))
-                pipe.get(keys.checkpoint(partition, gen))
-                pipe.hgetall(keys.unit_changes(partition, gen))
-                current, checkpoint, changes = pipe.execute()
-            actual = int(current or 1)
-            if actual == gen:
-                break
-            gen = actual  # a rebuild swapped generations meanwhile: read the new one
-        self._generations[partition] = gen
-        return gen, int(checkpoint or 0), {_text(k): int(v) for k, v in changes.items()}
+        found = self.reads.unit_changes(partition, self._generations.get(partition))
+        self._generations[partition] = found[0]
+        return found
 
     def _run(self) -> None:
         while not self.stop.is_set():
@@ -354,7 +340,3 @@ def _latest(changes: dict[str, int], units: frozenset[str]) -> int:
 
 def _unit_of(token: Token | None) -> str | None:
     return None if token is None else token.unit
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)

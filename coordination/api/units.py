@@ -35,7 +35,12 @@ class Queue(MethodView):
     @blp.arguments(QueueQueryArgsSchema(), location="query")
     @blp.response(200, PageSchema)
     def get(self, args: dict[str, Any], unit: str) -> Any:
-        """The unit's open orders: night emergencies first, then by priority, then oldest."""
+        """The unit's open orders: night emergencies first, then priority, deadline, age.
+
+        Most urgent first: night emergencies, then urgent, high, normal and low priority; within
+        each, the earliest deadline still running and not yet breached, to the minute (an order
+        without one ranks as if due when it was made); then the oldest; then by id.
+        """
         within_scope(unit)
 
         def keep(view: View) -> bool:

@@ -19,7 +19,7 @@ from redis import Redis, WatchError
 from redis.client import Pipeline
 
 from coordination.domain.staff import STREAM_PREFIX, is_staff_stream
-from coordination.projections import staff_views, views
+from coordination.projections import queues, staff_views, views
 from coordination.projections.views import View
 from coordination.projections.writes import Writes
 from coordination.store import keys
@@ -55,10 +55,6 @@ class Lag:
     @property
     def lag(self) -> int:
         return self.head - self.checkpoint
-
-
-def current_generation(redis: Redis | Pipeline, partition: str) -> int:
-    return int(redis.get(keys.generation(partition)) or 1)
 
 
 class Projector:
@@ -100,7 +96,7 @@ class Projector:
                     return applied
                 continue
             try:
-                gen = current_generation(self.redis, partition)
+                gen = keys.current_generation(self.redis, partition)
                 applied += self._run(partition, gen, token)
             finally:
                 self._release(keys=[keys.projector_lock(partition)], args=[token])
@@ -163,7 +159,7 @@ class Projector:
         with self.redis.pipeline(transaction=True) as pipe:
             try:
                 pipe.watch(checkpoint_key, keys.generation(partition))
-                if live and current_generation(pipe, partition) != gen:
+                if live and keys.current_generation(pipe, partition) != gen:
                     return Outcome.STALE  # swapped by a rebuild since this projector looked
                 if int(pipe.get(checkpoint_key) or 0) != checkpoint:
                     return Outcome.RACED  # another projector got here first
@@ -224,7 +220,7 @@ class Projector:
         if rebuild_token is None:
             raise RuntimeError(f"a rebuild of {partition} is already running")
         try:
-            old = current_generation(self.redis, partition)
+            old = keys.current_generation(self.redis, partition)
             new = max(int(self.redis.incr(keys.generations(partition))), old + 1)
             self._build(partition, new)
             token = self._wait_for_lock(partition, wait_seconds)
@@ -311,26 +307,7 @@ def _write(
     w.set(keys.view(partition, gen, incident_id), views.encode(new))
     if old is None:
         w.zadd(keys.incidents_index(partition, gen), {incident_id: new.reported_position})
-    was = views.placements(old.incident) if old else {}
-    now = views.placements(new.incident)
-    for unit in was.keys() - now.keys():
-        w.zrem(keys.queue(partition, gen, unit), incident_id)
-    if now:
-        score = views.urgency(new)
-        for unit in now:
-            w.zadd(keys.queue(partition, gen, unit), {incident_id: score})
-    for unit in was.keys() | now.keys():
-        if was.get(unit) != now.get(unit):
-            summary = keys.queue_summary(partition, gen, unit)
-            if unit in was:
-                w.count(summary, was[unit], -1)
-            if unit in now:
-                w.count(summary, now[unit], 1)
-    was_claimable, now_claimable = views.claimable_at(old), views.claimable_at(new)
-    if was_claimable and was_claimable != now_claimable:
-        w.zrem(keys.claimable(partition, gen, was_claimable), incident_id)
-    if now_claimable:
-        w.zadd(keys.claimable(partition, gen, now_claimable), {incident_id: views.urgency(new)})
+    queues.write(w, partition, gen, incident_id, old, new)
     old_holder = old.incident.holder if old else ""
     if old_holder != new.incident.holder:
         if old_holder:

@@ -1,4 +1,5 @@
-"""Reading the projections: one incident, lists, unit queues, summaries, holdings, leases."""
+"""Reading the projections: one incident, lists, unit queues, summaries, holdings, leases,
+the figures of dashboards and reports, and what a live stream watches."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import json
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -17,7 +18,6 @@ from redis import Redis
 from coordination.domain.deadlines import DeadlineKind
 from coordination.domain.staff import StaffMember
 from coordination.projections import staff_views, views
-from coordination.projections.projector import current_generation
 from coordination.projections.views import Spell, View
 from coordination.store import keys
 
@@ -54,6 +54,9 @@ class Page:
 
 
 class ReadModels:
+    """The one reader of the projection keys: everything above the projections reads through
+    it, at one generation's snapshot."""
+
     def __init__(self, redis: Redis, wait_seconds: float = 2.0, max_waiting: int = 32) -> None:
         self.redis = redis
         self.wait_seconds = wait_seconds
@@ -87,8 +90,27 @@ class ReadModels:
             self.waiting.release()
 
     def _checkpoint(self, partition: str) -> tuple[int, int]:
-        gen = current_generation(self.redis, partition)
+        gen = keys.current_generation(self.redis, partition)
         return gen, int(self.redis.get(keys.checkpoint(partition, gen)) or 0)
+
+    def unit_changes(
+        self, partition: str, gen: int | None = None
+    ) -> tuple[int, int, dict[str, int]]:
+        """What a live stream watches: (generation, checkpoint, unit -> the last position at
+        which an order changed there), read at one moment (one transaction; ``gen``, the
+        generation last seen, saves looking it up first)."""
+        gen = gen or keys.current_generation(self.redis, partition)
+        for _ in range(3):
+            with self.redis.pipeline(transaction=True) as pipe:
+                pipe.get(keys.generation(partition))
+                pipe.get(keys.checkpoint(partition, gen))
+                pipe.hgetall(keys.unit_changes(partition, gen))
+                current, checkpoint, changes = pipe.execute()
+            actual = int(current or 1)
+            if actual == gen:
+                break
+            gen = actual  # a rebuild swapped generations meanwhile: read the new one
+        return gen, int(checkpoint or 0), {_text(k): int(v) for k, v in changes.items()}
 
     def incident(
         self, partition: str, incident_id: str, min_position: int | None = None
@@ -114,6 +136,21 @@ class ReadModels:
             index, upper, "-inf", start=0, num=limit * SCAN_FACTOR, withscores=True
         )
         return self._page(partition, gen, reached, entries, keep, limit)
+
+    def every_incident(
+        self, partition: str, min_position: int | None = None, chunk: int = 500
+    ) -> Iterator[View]:
+        """Every incident of one generation, the latest reported first, read ``chunk`` at a
+        time (the generation is looked up here, before the first is read)."""
+        gen, _ = self.snapshot(partition, min_position)
+        return self._walk_index(partition, gen, chunk)
+
+    def _walk_index(self, partition: str, gen: int, chunk: int) -> Iterator[View]:
+        index = keys.incidents_index(partition, gen)
+        start = 0
+        while ids := self.redis.zrevrange(index, start, start + chunk - 1):
+            yield from self._views(partition, gen, [i.decode() for i in ids])
+            start += chunk
 
     def queue(
         self,
@@ -341,6 +378,10 @@ def _split_day(raw: dict[Any, Any]) -> tuple[dict[str, int], dict[str, int]]:
         else:
             counts[name] = int(value)
     return counts, durations
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _encode_cursor(score: float, member: str) -> str:

@@ -228,27 +228,12 @@ def today(
     subtree was given on a local day, per hour of their report (24 counts), and the orders
     overdue now (at the unit holding them, in the subtree), latest first. Reads projections
     only: the incidents index and the views, then the late deadline spells."""
-    from coordination.projections import views
-    from coordination.store import keys
-
     district = jurisdiction.district_of(unit)
-    gen, _ = reads.snapshot(district, min_position)
     hours = [0] * 24
-    index = keys.incidents_index(district, gen)
-    start = 0
-    while True:
-        ids = reads.redis.zrevrange(index, start, start + chunk - 1)
-        if not ids:
-            break
-        raws = reads.redis.mget([keys.view(district, gen, i.decode()) for i in ids])
-        for raw in raws:
-            if raw is None:
-                continue
-            view = views.decode(raw)
-            local = view.created_at.astimezone(tz)
-            if local.date() == day and jurisdiction.within(view.incident.unit, unit):
-                hours[local.hour] += 1
-        start += chunk
+    for view in reads.every_incident(district, min_position, chunk):
+        local = view.created_at.astimezone(tz)
+        if local.date() == day and jurisdiction.within(view.incident.unit, unit):
+            hours[local.hour] += 1
     moment = as_of(day, now, tz)
     found = reads.figures(district, day.isoformat(), [], moment, held_now=True)
     late = sorted(found.late, key=lambda s: (s.due, s.incident, s.deadline.value))

@@ -18,24 +18,14 @@ from coordination.domain.events import (
     IncidentSignedFor,
     ReturnVisitRecorded,
 )
-from coordination.domain.incident import (
-    OPEN_AT_A_UNIT,
-    Incident,
-    fold,
-    pending_deadlines,
-    running_deadlines,
-)
-from coordination.domain.values import Kind, Priority, Status
+from coordination.domain.incident import Incident, fold, pending_deadlines, running_deadlines
+from coordination.projections.queues import placements, queue_unit
 from coordination.store.eventstore import StoredEvent
 from coordination.store.mapper import from_data, to_data
 
-# Where an order waits, by status: the district for what it must (re-)dispatch, call back or
-# close; otherwise the unit that holds it. Closed orders wait nowhere.
-AT_DISTRICT = frozenset({Status.RETURNED, Status.RESOLVED, Status.VISITED})
 # A day's durations share its counters' hash, as ``duration|<unit>|<kind>|sign|<position>``:
 # one key keeps one day's history (no unit id is "duration", so no counter looks alike).
 DURATION = "duration|"
-PRIORITY_BAND = {Priority.URGENT: 1, Priority.HIGH: 2, Priority.NORMAL: 3, Priority.LOW: 4}
 
 
 @dataclass(frozen=True)
@@ -85,51 +75,6 @@ def _spells(incident: Incident, running: tuple[str, ...], position: int) -> tupl
             for kind in running_deadlines(incident)
         )
     )
-
-
-def queue_unit(incident: Incident) -> str | None:
-    if incident.status is Status.CLOSED:
-        return None
-    return incident.district if incident.status in AT_DISTRICT else incident.unit
-
-
-def urgency(view: View) -> float:
-    """Lower is more urgent: night emergencies first, then by priority, then the earliest
-    running deadline (to the minute; the order's age for one without), then the oldest.
-
-    Packed into one exact integer (below 2**53) so that a sorted set orders by it:
-    band (3 bits) | deadline minute (26 bits, to the year 2097) | age (21 bits): the second the
-    order was made, counted from 24 days before the end of its deadline's minute.
-    """
-    incident = view.incident
-    band = 0 if incident.kind is Kind.NIGHT_EMERGENCY else PRIORITY_BAND[incident.priority]
-    created = int(view.created_at.timestamp())
-    due = min(pending_deadlines(incident).values(), default=view.created_at).timestamp()
-    minute = min(max(int(due // 60), 0), (1 << 26) - 1)
-    since = (minute + 1) * 60 - (1 << 21)
-    age = min(max(created - since, 0), (1 << 21) - 1)
-    return float((band << 47) | (minute << 21) | age)
-
-
-def placements(incident: Incident) -> dict[str, str]:
-    """The queues an order waits in, each with the ``status|kind`` it is counted under there:
-    its own, and while it is open, the queue of the unit it was escalated to (督办)."""
-    kind = incident.kind.value if incident.kind else ""
-    found: dict[str, str] = {}
-    if incident.escalated_to and incident.status in OPEN_AT_A_UNIT:
-        found[incident.escalated_to] = f"escalated|{kind}"
-    if (unit := queue_unit(incident)) is not None:
-        found[unit] = f"{incident.status.value}|{kind}"
-    return found
-
-
-def claimable_at(view: View | None) -> str | None:
-    """The community whose field staff may claim the order now, if any: one handed down and
-    not yet claimed. Claimed orders stay in the queue but leave this set, so that pulling the
-    next one never has to step over them."""
-    if view is None or view.incident.status is not Status.HANDED_DOWN:
-        return None
-    return view.incident.unit
 
 
 def units_touched(old: View | None, new: View) -> set[str]:

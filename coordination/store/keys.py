@@ -2,9 +2,19 @@
 
 Each key of a partition carries the partition's hash tag (``{gangwen}``) so that a Redis
 Cluster keeps a partition on one shard and a Lua script may touch all of its keys.
+
+One lookup lives here too, ``current_generation``: which generation of projection keys is in
+use, shared by the projector (the writer) and the read models without either importing the
+other.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from redis import Redis
+    from redis.client import Pipeline
 
 
 def tag(partition: str) -> str:
@@ -42,6 +52,12 @@ def tokens_index() -> str:
     return "{tokens}:index"
 
 
+def stream_slots_key(token_id: str) -> str:
+    """The open streams of one token, across processes: stream id -> when it lapses (epoch
+    seconds) unless its process renews it. (The tokens' hash tag: one shard with them.)"""
+    return f"{{tokens}}:streams:{token_id}"
+
+
 def trigger(partition: str) -> str:
     """Set by an append when no catch-up is pending; the catch-up clears it when done."""
     return f"{tag(partition)}:trigger"
@@ -53,6 +69,11 @@ def trigger(partition: str) -> str:
 def generation(partition: str) -> str:
     """The generation of projections that readers use now."""
     return f"{tag(partition)}:proj:generation"
+
+
+def current_generation(redis: Redis | Pipeline, partition: str) -> int:
+    """The generation of projections to read and write now (1 before any rebuild)."""
+    return int(redis.get(generation(partition)) or 1)
 
 
 def generations(partition: str) -> str:
