@@ -1,17 +1,19 @@
-"""Helpers for the end-to-end tests of time and people: a clock the test moves, and the HTTP
-calls of staff, duty, queues and incidents as a named token, each read waiting for the position
-its write reached (``min_position``) so that a real RQ worker's projection is what is read.
+"""Helpers for the end-to-end tests of time and people: an application at a clock the test
+moves (tests/support/clock.py), and the HTTP calls of staff, duty, queues and incidents as a
+named token, each read waiting for the position its write reached (``min_position``) so that a
+real RQ worker's projection is what is read.
 
 A plain module rather than conftest.py so that tests can import it by name.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import redis as redis_lib
+from clock import Clock
 from flask import Flask
 
 from coordination.api.app import create_app
@@ -52,20 +54,10 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(SHANGHAI).isoformat()
 
 
-class Clock:
-    """The application's clock: ``now`` is what it reads, and only the test moves it."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def advance(self, **delta: float) -> datetime:
-        self.now = self.now + timedelta(**delta)
-        return self.now
-
-
 def make_app(redis_url: str, redis: redis_lib.Redis, clock: Clock) -> Flask:
-    """The application on the session's server, reading the test's clock."""
-    application = create_app(Config(redis_url=redis_url), redis=redis, clock=lambda: clock.now)
+    """The application on the session's server, reading the test's clock: ``clock.now`` is
+    what it reads, and only the test moves it."""
+    application = create_app(Config(redis_url=redis_url), redis=redis, clock=clock)
     application.config["TESTING"] = True
     return application
 

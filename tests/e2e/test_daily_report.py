@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 import redis as redis_lib
 from click.testing import CliRunner
+from clock import Clock
 from flask import Flask
 from people import (
     ADMIN,
@@ -38,7 +39,6 @@ from people import (
     RESOLVE,
     VIEWER,
     Api,
-    Clock,
     D,
     at,
     make_app,

@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 import redis as redis_lib
+from clock import Clock
 from flask import Flask
 from people import (
     BINJIANG,
@@ -36,7 +37,6 @@ from people import (
     RESOLVE,
     VIEWER,
     Api,
-    Clock,
     D,
     at,
     make_app,

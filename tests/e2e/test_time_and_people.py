@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 import redis as redis_lib
+from clock import Clock
 from flask import Flask
 from people import (
     ADMIN,
@@ -38,7 +39,6 @@ from people import (
     VIEWER,
     YONGHE,
     Api,
-    Clock,
     D,
     at,
     interval,

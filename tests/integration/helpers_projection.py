@@ -1,5 +1,6 @@
-"""Shared helpers for the projection and worker tests: a fixed clock, report fields, and a
-dump of every projection key with its type and content, to compare projections key by key.
+"""Shared helpers for the projection and worker tests: report fields, lives to live through at
+a test clock (tests/support/clock.py), and a dump of every projection key with its type and
+content, to compare projections key by key.
 
 A plain module rather than conftest.py so that tests can import it by name.
 """
@@ -9,11 +10,10 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import redis as redis_lib
+from clock import START, Clock
 
 from coordination.bootstrap import Services, build_services
 from coordination.config import Config
@@ -43,8 +43,10 @@ from coordination.domain.values import (
 )
 from coordination.handlers.incidents import Written
 from coordination.projections import views
-from coordination.projections.projector import Projector, current_generation
+from coordination.projections.projector import Projector
+from coordination.projections.queues import placements, urgency
 from coordination.store import keys
+from coordination.store.keys import current_generation
 
 P = "gangwen"
 DISTRICT = "gangwen"
@@ -52,27 +54,13 @@ CHENQIAO = "gangwen/chenqiao"
 LIDU = "gangwen/chenqiao/lidu"
 BINJIANG = "gangwen/binjiang"
 WANGHAI = "gangwen/binjiang/wanghai"
-NOW = datetime(2020, 2, 8, 12, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+NOW = START  # where a Clock() starts: noon of 2020-02-08, Beijing time
 ADMIN = Actor(subject="admin", role=Role.ADMIN, unit=DISTRICT)
 REPORTER = Contact("王女士", "13800000000")
 
 
 class Boom(Exception):
     """The crash a ``before_commit`` hook raises in the middle of a batch."""
-
-
-@dataclass
-class Clock:
-    """A clock the test moves by hand."""
-
-    now: datetime = NOW
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> datetime:
-        self.now = self.now + timedelta(**delta)
-        return self.now
 
 
 @dataclass
@@ -308,9 +296,9 @@ def check_read_models(redis: redis_lib.Redis, partition: str = P) -> None:
         incident = view.incident
         member = incident.id.encode()
         if incident.status is Status.HANDED_DOWN:
-            claimable.setdefault(incident.unit, {})[member] = views.urgency(view)
-        for unit, counted_as in views.placements(incident).items():
-            queues.setdefault(unit, {})[member] = views.urgency(view)
+            claimable.setdefault(incident.unit, {})[member] = urgency(view)
+        for unit, counted_as in placements(incident).items():
+            queues.setdefault(unit, {})[member] = urgency(view)
             summaries.setdefault(unit, Counter())[counted_as] += 1
         deadlines.update({m.encode(): due for m, due in views.deadline_members(incident).items()})
         if incident.holder:

@@ -13,10 +13,10 @@ from collections import Counter
 
 import pytest
 import redis as redis_lib
+from clock import Clock
 from helpers_projection import (
     ADMIN,
     LIDU,
-    Clock,
     P,
     check_read_models,
     drive,

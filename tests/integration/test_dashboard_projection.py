@@ -15,13 +15,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import redis as redis_lib
+from clock import Clock
 from helpers_projection import (
     ADMIN,
     BINJIANG,
     CHENQIAO,
     REPORTER,
     Boom,
-    Clock,
     CrashAt,
     P,
     assert_no_zero_counters,
@@ -40,8 +40,9 @@ from coordination.domain.deadlines import DeadlineKind
 from coordination.domain.incident import Incident
 from coordination.domain.values import Category, Kind, Satisfaction
 from coordination.projections import views
-from coordination.projections.projector import Projector, current_generation
+from coordination.projections.projector import Projector
 from coordination.store import keys
+from coordination.store.keys import current_generation
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 OFFICER = "陈桥街道 张主任"

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import multiprocessing
 import time
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 import redis as redis_lib
+from clock import Clock
 from helpers_projection import check_read_models
 
 from coordination.bootstrap import Services, build_services
@@ -38,8 +39,9 @@ from coordination.domain.commands import (
 from coordination.domain.deadlines import DeadlineKind
 from coordination.domain.events import DeadlineBreached, IncidentEscalated
 from coordination.domain.values import Category, Contact, Kind, Satisfaction, Status, SupplyItem
-from coordination.projections.projector import Projector, current_generation
+from coordination.projections.projector import Projector
 from coordination.store import keys
+from coordination.store.keys import current_generation
 
 P = "gangwen"
 DISTRICT = "gangwen"
@@ -64,19 +66,8 @@ def at(month: int, day: int, hour: int = 0, minute: int = 0, year: int = 2026) -
     return datetime(year, month, day, hour, minute, tzinfo=SHANGHAI)
 
 
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def advance(self, **delta: float) -> datetime:
-        self.now = self.now + timedelta(**delta)
-        return self.now
-
-
 def services_at(redis_url: str, redis: redis_lib.Redis, clock: Clock) -> Services:
-    return build_services(Config(redis_url=redis_url), redis, clock=lambda: clock.now)
+    return build_services(Config(redis_url=redis_url), redis, clock=clock)
 
 
 def work_order(place: str = "丽都", epidemic: bool = False, title: str = "") -> dict[str, Any]:
@@ -147,8 +138,8 @@ def watch_in_process(redis_url: str, now_iso: str, barrier: Any, results: Any, n
     Runs in a process started with 'spawn': the barrier lets both start their sweep together,
     and each reports its count and when its sweep started and ended (CLOCK_MONOTONIC is one
     clock for every process of the machine)."""
-    now = datetime.fromisoformat(now_iso)
-    svc = build_services(Config(redis_url=redis_url), clock=lambda: now)
+    clock = Clock(datetime.fromisoformat(now_iso))
+    svc = build_services(Config(redis_url=redis_url), clock=clock)
     svc.reads.snapshot(P)  # connect before the start line
     barrier.wait(timeout=60)
     started = time.monotonic()
@@ -351,7 +342,7 @@ def test_daily_counts_of_two_days_by_hand_and_after_a_rebuild(
     n = inc.report(DISPATCHER, night_emergency("陈桥街道")).incident.id
     svc.projector.catch_up(P)
     clock.now = at(3, 2, 22, 20)
-    assert inc.watch_deadlines(P) == 1  # N's sign_by (22:15); nothing else is due
+    assert svc.watchers.watch_deadlines(P) == 1  # N's sign_by (22:15); nothing else is due
     clock.now = at(3, 2, 22, 30)
     inc.execute(ADMIN, n, SignFor())
     svc.projector.catch_up(P)
@@ -400,7 +391,7 @@ def test_a_report_is_counted_once_whatever_the_batch_boundaries(
     later re-dispatch is no new report."""
     clock = Clock(at(3, 2, 9, 0))
     svc = build_services(
-        Config(redis_url=redis_url, projector_batch=batch_size), redis, clock=lambda: clock.now
+        Config(redis_url=redis_url, projector_batch=batch_size), redis, clock=clock
     )
     first = svc.incidents.report(DISPATCHER, work_order("丽都", epidemic=True)).incident.id
     svc.incidents.execute(ADMIN, first, DispatchIncident(BINJIANG))

@@ -7,6 +7,7 @@ import contextlib
 from typing import Any
 
 import redis as redis_lib
+from clock import Clock
 from helpers_projection import (
     ADMIN,
     BINJIANG,
@@ -14,7 +15,6 @@ from helpers_projection import (
     LIDU,
     WANGHAI,
     Boom,
-    Clock,
     CrashAt,
     P,
     assert_same,

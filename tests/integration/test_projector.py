@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 import redis as redis_lib
+from clock import Clock
 from helpers_projection import (
     ADMIN,
     CHENQIAO,
@@ -25,7 +26,6 @@ from helpers_projection import (
     VOLUNTEER,
     WANGHAI,
     Boom,
-    Clock,
     CrashAt,
     P,
     assert_no_zero_counters,
@@ -53,9 +53,10 @@ from coordination.domain.events import ClaimExpired, IncidentClaimed
 from coordination.domain.incident import pending_deadlines
 from coordination.domain.values import Kind, Priority, Status
 from coordination.handlers.incidents import Written
-from coordination.projections.projector import Projector, current_generation
+from coordination.projections.projector import Projector
 from coordination.projections.views import View
 from coordination.store import keys
+from coordination.store.keys import current_generation
 
 BINJIANG = "gangwen/binjiang"
 

@@ -11,7 +11,8 @@ from collections.abc import Iterator
 
 import pytest
 import redis as redis_lib
-from helpers_projection import ADMIN, LIDU, Clock, P, register_volunteer, services
+from clock import Clock
+from helpers_projection import ADMIN, LIDU, P, register_volunteer, services
 
 from coordination.bootstrap import Services
 from coordination.domain.access import Role

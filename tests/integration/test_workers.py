@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import redis as redis_lib
+from clock import Clock
 from helpers_projection import (
     ADMIN,
     CHENQIAO,
@@ -25,7 +26,6 @@ from helpers_projection import (
     LIVES,
     NOW,
     REPORTER,
-    Clock,
     P,
     assert_same,
     check_read_models,
@@ -57,9 +57,10 @@ from coordination.domain.incident import fold, pending_deadlines
 from coordination.domain.units import Level
 from coordination.domain.values import Kind, SupplyItem
 from coordination.projections import views
-from coordination.projections.projector import Projector, current_generation
+from coordination.projections.projector import Projector
 from coordination.store import keys
 from coordination.store.eventstore import EventStore
+from coordination.store.keys import current_generation
 from coordination.store.triggers import CatchUpTrigger
 from workers import jobs
 

@@ -39,6 +39,7 @@ from builders import (
     visited,
     work_order,
 )
+from spec import Spec, refused
 
 from coordination.domain.commands import (
     ClaimIncident,
@@ -80,40 +81,10 @@ from coordination.domain.units import Jurisdiction, Level
 from coordination.domain.values import Kind, Satisfaction, Status
 
 
-class Spec:
-    """Given these events, when this command, then these events."""
-
-    def __init__(self, ctx: Context) -> None:
-        self.ctx = ctx
-        self.history: list[Event] = []
-        self.produced: list[Event] | None = None
-
-    def given(self, events: list[Event]) -> Incident:
-        self.history = list(events)
-        return fold(self.history)
-
-    def when(self, command: Command) -> list[Event]:
-        self.produced = decide(fold(self.history), command, self.ctx)
-        return self.produced
-
-    def then(self, *expected: Event) -> Incident:
-        """Assert the exact events produced; return the state after them."""
-        assert self.produced == list(expected)
-        return fold([*self.history, *self.produced])
-
-
 @pytest.fixture
-def spec(ctx: Context) -> Spec:
-    return Spec(ctx)
-
-
-def refused(
-    spec: Spec, command: Command, field: str, error: type[DomainError] = DomainError
-) -> DomainError:
-    with pytest.raises(error) as raised:
-        spec.when(command)
-    assert raised.value.field == field
-    return raised.value
+def spec(ctx: Context) -> Spec[Incident, Command, Event]:
+    """Given these incident events, when this command, then these events."""
+    return Spec(decide, fold, ctx)
 
 
 # --- report -------------------------------------------------------------------------------
@@ -275,7 +246,7 @@ def two_districts(tree: dict[str, Any]) -> Context:
 def test_dispatch_outside_the_district_is_refused(
     two_districts: Context, history: Callable[[], list[Event]], unit: str
 ) -> None:
-    spec = Spec(two_districts)
+    spec = Spec(decide, fold, two_districts)
     spec.given(history())
     error = refused(spec, DispatchIncident(unit), "unit")
     assert DISTRICT in error.message

@@ -13,7 +13,8 @@ from coordination.domain.deadlines import DeadlinePolicy
 from coordination.domain.incident import Incident
 from coordination.domain.units import Level
 from coordination.domain.values import Kind, Status
-from coordination.projections.views import View, urgency
+from coordination.projections.queues import urgency
+from coordination.projections.views import View
 from schemas.base import FIRST_DAY, LAST_DAY
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

@@ -12,6 +12,7 @@ import pytest
 from builders import CDC, CHENQIAO, DISTRICT, HUAQIAO, LIDU, NOW
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from spec import Spec, refused
 
 from coordination.domain.commands import (
     CancelShift,
@@ -53,40 +54,10 @@ STAFF = "staff-1"
 NAME = "张敏"
 
 
-class Spec:
-    """Given these events, when this command, then these events."""
-
-    def __init__(self, ctx: Context) -> None:
-        self.ctx = ctx
-        self.history: list[StaffEvent] = []
-        self.produced: list[StaffEvent] | None = None
-
-    def given(self, events: list[StaffEvent]) -> StaffMember:
-        self.history = list(events)
-        return fold_staff(self.history)
-
-    def when(self, command: StaffCommand) -> list[StaffEvent]:
-        self.produced = decide_staff(fold_staff(self.history), command, self.ctx)
-        return self.produced
-
-    def then(self, *expected: StaffEvent) -> StaffMember:
-        """Assert the exact events produced; return the state after them."""
-        assert self.produced == list(expected)
-        return fold_staff([*self.history, *self.produced])
-
-
 @pytest.fixture
-def spec(ctx: Context) -> Spec:
-    return Spec(ctx)
-
-
-def refused(
-    spec: Spec, command: StaffCommand, field: str, error: type[DomainError] = DomainError
-) -> DomainError:
-    with pytest.raises(error) as raised:
-        spec.when(command)
-    assert raised.value.field == field
-    return raised.value
+def spec(ctx: Context) -> Spec[StaffMember, StaffCommand, StaffEvent]:
+    """Given these staff events, when this command, then these events."""
+    return Spec(decide_staff, fold_staff, ctx)
 
 
 def registered(unit: str = LIDU, trained: bool = True) -> list[StaffEvent]:

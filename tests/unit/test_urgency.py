@@ -8,7 +8,8 @@ from zoneinfo import ZoneInfo
 from coordination.domain.deadlines import Deadlines
 from coordination.domain.incident import Incident
 from coordination.domain.values import Kind, Priority, Status
-from coordination.projections.views import View, urgency
+from coordination.projections.queues import urgency
+from coordination.projections.views import View
 
 T = datetime(2020, 2, 10, 9, 0, 4, tzinfo=ZoneInfo("Asia/Shanghai"))
 
