@@ -149,12 +149,7 @@ class Projector:
             by_stream.setdefault(stored.stream, []).append(stored)
         streams = list(by_stream)
         unknown = [s for s in streams if is_staff_stream(s) or s not in known]
-        view_keys = [
-            keys.staff_view(partition, gen, s[len(STREAM_PREFIX) :])
-            if is_staff_stream(s)
-            else keys.view(partition, gen, s)
-            for s in unknown
-        ]
+        view_keys = [_view_key(partition, gen, s) for s in unknown]
         checkpoint_key = keys.checkpoint(partition, gen)
         with self.redis.pipeline(transaction=True) as pipe:
             try:
@@ -188,15 +183,7 @@ class Projector:
                     assert new is not None
                     _write(w, partition, gen, stream, old, new)
                     fresh[stream] = new
-                for field, n in counts.items():
-                    day, _, rest = field.partition("|")
-                    w.count(keys.daily_counts(partition, gen, day), rest, n)
-                by_day: dict[str, dict[str, int]] = {}
-                for field, seconds in durations.items():
-                    day, _, rest = field.partition("|")
-                    by_day.setdefault(day, {})[views.DURATION + rest] = seconds
-                for day, fields in by_day.items():
-                    w.hset(keys.daily_counts(partition, gen, day), fields)
+                _write_days(w, partition, gen, counts, durations)
                 if changed:
                     w.hset(keys.unit_changes(partition, gen), changed)
                 w.flush(pipe)
@@ -287,6 +274,28 @@ class Projector:
                 raise TimeoutError(f"the projector of {partition} did not let go")
             time.sleep(0.01)
         return token
+
+
+def _view_key(partition: str, gen: int, stream: str) -> str:
+    """Where the view of a stream's aggregate (an incident, or a staff member) is kept."""
+    if is_staff_stream(stream):
+        return keys.staff_view(partition, gen, stream[len(STREAM_PREFIX) :])
+    return keys.view(partition, gen, stream)
+
+
+def _write_days(
+    w: Writes, partition: str, gen: int, counts: Counter[str], durations: dict[str, int]
+) -> None:
+    """A batch's day counts (``<day>|<unit>|<kind>|<metric>``: added) and durations (set)."""
+    for field, n in counts.items():
+        day, _, rest = field.partition("|")
+        w.count(keys.daily_counts(partition, gen, day), rest, n)
+    by_day: dict[str, dict[str, int]] = {}
+    for field, seconds in durations.items():
+        day, _, rest = field.partition("|")
+        by_day.setdefault(day, {})[views.DURATION + rest] = seconds
+    for day, fields in by_day.items():
+        w.hset(keys.daily_counts(partition, gen, day), fields)
 
 
 def _apply_staff(
