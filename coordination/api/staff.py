@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from flask.views import MethodView
@@ -11,7 +12,13 @@ from coordination.api.auth import authenticate, current_actor
 from coordination.api.incidents import expected_version, idempotency
 from coordination.api.parsing import Blueprint
 from coordination.api.reading import services
-from coordination.domain.commands import CancelShift, DeactivateStaff, ScheduleShift, UpdateStaff
+from coordination.domain.commands import (
+    CancelShift,
+    DeactivateStaff,
+    ScheduleShift,
+    StaffCommand,
+    UpdateStaff,
+)
 from coordination.domain.staff import StaffMember
 from coordination.handlers.staff import StaffHandler, StaffWritten
 from coordination.store.mapper import to_data
@@ -81,42 +88,47 @@ class StaffMemberById(MethodView):
         return to_data(member), 200, {"ETag": f'"{member.version}"'}
 
 
-def _command_route(path: str, schema: type, make: Any, summary: str) -> None:
-    @blp.arguments(schema())
+def command(
+    staff_id: str, data: dict[str, Any], make: Callable[[dict[str, Any]], StaffCommand]
+) -> Any:
+    """Carry out the command ``make`` builds from the body (less its expected version)."""
+    expected = expected_version(data)
+    result = staffing().execute(current_actor(), staff_id, make(data), expected, idempotency())
+    follow_tokens(result.member)
+    return written(result, 200)
+
+
+@blp.route("/<staff_id>/profile")
+class StaffProfile(MethodView):
+    @blp.arguments(ProfileSchema())
     @blp.response(200, StaffWrittenSchema)
-    def post(self: Any, data: dict[str, Any], staff_id: str, **view_args: str) -> Any:
-        expected = expected_version(data)
-        command = make(data, **view_args)
-        result = staffing().execute(current_actor(), staff_id, command, expected, idempotency())
-        follow_tokens(result.member)
-        return written(result, 200)
-
-    post.__doc__ = summary
-    name = "Staff" + path.title().replace("/", "").replace("<", "").replace(">", "")
-    blp.route(f"/<staff_id>/{path}")(type(name.replace("_", ""), (MethodView,), {"post": post}))
+    def post(self, data: dict[str, Any], staff_id: str) -> Any:
+        """Change a member's profile (name, unit, kind, party, training); field tokens follow a move."""  # noqa: E501
+        return command(staff_id, data, lambda d: UpdateStaff(**d))
 
 
-_command_route(
-    "profile",
-    ProfileSchema,
-    lambda d: UpdateStaff(**d),
-    "Change a member's profile (name, unit, kind, party, training); field tokens follow a move.",
-)
-_command_route(
-    "deactivate",
-    DeactivateStaffSchema,
-    lambda d: DeactivateStaff(**d),
-    "Deactivate a member: off duty, no more claims, and their field tokens revoked.",
-)
-_command_route(
-    "shifts",
-    ScheduleShiftSchema,
-    lambda d: ScheduleShift(**d),
-    "Schedule a duty shift (值班) for the member at their unit.",
-)
-_command_route(
-    "shifts/<shift_id>/cancel",
-    CancelShiftSchema,
-    lambda d, shift_id: CancelShift(shift_id, **d),
-    "Cancel one of the member's duty shifts.",
-)
+@blp.route("/<staff_id>/deactivate")
+class StaffDeactivate(MethodView):
+    @blp.arguments(DeactivateStaffSchema())
+    @blp.response(200, StaffWrittenSchema)
+    def post(self, data: dict[str, Any], staff_id: str) -> Any:
+        """Deactivate a member: off duty, no more claims, and their field tokens revoked."""
+        return command(staff_id, data, lambda d: DeactivateStaff(**d))
+
+
+@blp.route("/<staff_id>/shifts")
+class StaffShifts(MethodView):
+    @blp.arguments(ScheduleShiftSchema())
+    @blp.response(200, StaffWrittenSchema)
+    def post(self, data: dict[str, Any], staff_id: str) -> Any:
+        """Schedule a duty shift (值班) for the member at their unit."""
+        return command(staff_id, data, lambda d: ScheduleShift(**d))
+
+
+@blp.route("/<staff_id>/shifts/<shift_id>/cancel")
+class StaffShiftsShiftIdCancel(MethodView):
+    @blp.arguments(CancelShiftSchema())
+    @blp.response(200, StaffWrittenSchema)
+    def post(self, data: dict[str, Any], staff_id: str, shift_id: str) -> Any:
+        """Cancel one of the member's duty shifts."""
+        return command(staff_id, data, lambda d: CancelShift(shift_id, **d))
