@@ -18,6 +18,10 @@ request has a bound:
 * connections per worker: ``worker_connections`` (half of them may be dashboard streams).
 """
 
+from pathlib import Path
+from typing import Any
+
+from coordination.metrics import multiproc
 from coordination.serving.hooks import serving_hook
 
 bind = "127.0.0.1:8000"
@@ -34,10 +38,31 @@ limit_request_fields = 50
 limit_request_field_size = 4096
 # Open streams would hold a graceful stop for 30 s; 5 s is enough for the rest.
 graceful_timeout = 5
-# Access lines without token secrets (the dashboard stream's ``?token=``).
+# One access line per request (JSON, or text on a terminal; route, status, duration, request
+# id, token id), without token secrets (the dashboard stream's ``?token=``).
 logger_class = "coordination.serving.accesslog.RedactingLogger"
 wsgi_app = "coordination.api.app:create_app()"
 post_worker_init = serving_hook(request_body_timeout)
 # gunicorn's control socket (gunicornc) is one path under the home directory, shared by every
 # copy on the machine: one stopping removes another's. Nothing here uses it.
 control_socket_disable = True
+
+
+# /metrics adds up every worker's counters (prometheus_client's multiprocess mode): the master
+# names their shared directory before the first worker starts (the workers inherit it), empty.
+_metrics_dirs: list[Path] = []  # one made here, removed on exit; not one the operator named
+
+
+def on_starting(server: Any) -> None:
+    folder, made = multiproc.prepare()
+    if made:
+        _metrics_dirs.append(folder)
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    multiproc.mark_dead(worker.pid)
+
+
+def on_exit(server: Any) -> None:
+    while _metrics_dirs:
+        multiproc.remove(_metrics_dirs.pop())

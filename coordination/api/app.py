@@ -7,7 +7,7 @@ import logging
 from flask import Flask
 from redis import Redis
 
-from coordination.api import errors
+from coordination.api import errors, requestlog
 from coordination.bootstrap import build_services
 from coordination.config import Config
 from coordination.handlers.base import Clock
@@ -19,9 +19,11 @@ def create_app(
     from coordination.api import (
         dashboard,
         dashboard_page,
+        docs,
         health,
         incidents,
         me,
+        metrics,
         outage,
         reports,
         staff,
@@ -38,7 +40,9 @@ def create_app(
         OPENAPI_URL_PREFIX="/",
         OPENAPI_JSON_PATH="openapi.json",
         OPENAPI_SWAGGER_UI_PATH="/docs",
-        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+        # Swagger UI's files from the app itself (coordination.api.docs): nothing from outside.
+        OPENAPI_SWAGGER_UI_URL=docs.ASSETS_URL,
+        OPENAPI_SWAGGER_UI_CONFIG=docs.SWAGGER_UI_CONFIG,
         MAX_CONTENT_LENGTH=config.max_content_length,
         JSON_AS_ASCII=False,
         API_SPEC_OPTIONS={
@@ -48,6 +52,7 @@ def create_app(
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.extensions["coordination"] = services = build_services(config, redis, clock)
+    requestlog.register(app)  # first, so that its request id is there for the rest
     for warning in services.calendar_warnings():
         logging.getLogger("coordination").warning(warning)
     api = errors.Api(app)
@@ -62,6 +67,8 @@ def create_app(
         reports.blp,
     ):
         api.register_blueprint(blueprint)
+    docs.register(app)
     errors.register(app)
     outage.register(app)
+    metrics.register(app, api)  # GET /metrics, and every request counted
     return app

@@ -11,6 +11,7 @@ from typing import Any, Generic, TypeVar
 from coordination.domain.access import Actor
 from coordination.domain.errors import DomainError
 from coordination.domain.units import Jurisdiction
+from coordination.metrics import instruments
 from coordination.store.eventstore import (
     ConcurrencyConflict,
     EventStore,
@@ -40,6 +41,7 @@ class VersionMismatch(Exception):
 def check_version(expected: int | None, actual: int) -> None:
     """Raise unless the client expected nothing in particular, or exactly ``actual``."""
     if expected is not None and expected != actual:
+        instruments.VERSION_CONFLICTS.labels("expected_version").inc()
         raise VersionMismatch(expected, actual)
 
 
@@ -121,7 +123,11 @@ class Handler(Generic[S, W]):
                 idempotency=idempotency,
             )
         except ConcurrencyConflict as conflict:
+            instruments.VERSION_CONFLICTS.labels("append").inc()
             raise VersionMismatch(conflict.expected, conflict.actual) from None
+        if not recorded.duplicate:
+            instruments.APPENDS.labels(partition).inc()
+            instruments.EVENTS_APPENDED.labels(partition).inc(len(recorded.events))
         if recorded.triggered and self.on_append is not None:
             self.on_append(partition)
         if recorded.duplicate:

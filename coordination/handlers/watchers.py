@@ -11,6 +11,7 @@ from coordination.domain.staff import StaffMember, check_may_take
 from coordination.domain.values import Kind
 from coordination.handlers.base import NotFound, VersionMismatch
 from coordination.handlers.incidents import IncidentHandler, Written
+from coordination.metrics import instruments
 from coordination.projections.reads import ReadModels
 from coordination.store.eventstore import Idempotency
 
@@ -38,6 +39,9 @@ class Watchers:
             except (DomainError, VersionMismatch, NotFound):
                 continue
             breached += 1
+            # Per process: the watch runs in the RQ worker, whose values /metrics cannot see.
+            instruments.DEADLINE_BREACHES.labels(partition).inc()
+            instruments.ESCALATIONS.labels(partition).inc()  # RecordBreach escalates too
         return breached
 
     def expire_leases(self, partition: str) -> int:
