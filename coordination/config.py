@@ -8,6 +8,8 @@ from pathlib import Path
 
 DEFAULT_UNITS_FILE = Path(__file__).parent / "data" / "gangwen.json"
 DEFAULT_CALENDAR_FILE = Path(__file__).parent / "data" / "calendar.toml"
+LOG_FORMATS = ("json", "text")  # COORDINATION_LOG_FORMAT; unset: text on a terminal, else JSON
+LOG_LEVELS = ("debug", "info", "warning", "error")  # COORDINATION_LOG_LEVEL
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,8 @@ class Config:
     resolve_working_days: int = 5
     night_claim_minutes: float = 15.0
     night_resolve_minutes: float = 120.0
+    log_format: str = ""  # "json", "text", or "" to choose by whether the log is a terminal
+    log_level: str = "warning"  # of the worker and the scheduler
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Config:
@@ -83,7 +87,16 @@ class Config:
             night_resolve_minutes=float(
                 env.get("COORDINATION_NIGHT_RESOLVE_MINUTES", cls.night_resolve_minutes)
             ),
+            log_format=_choice(env, "COORDINATION_LOG_FORMAT", LOG_FORMATS, cls.log_format),
+            log_level=_choice(env, "COORDINATION_LOG_LEVEL", LOG_LEVELS, cls.log_level),
         )
+
+
+def _choice(env: dict[str, str], name: str, allowed: tuple[str, ...], default: str) -> str:
+    value = env.get(name, "").strip().lower()
+    if value and value not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(allowed)}, not {env[name]!r}")
+    return value or default
 
 
 def running_server_url(data_dir: Path) -> str | None:

@@ -6,6 +6,10 @@ failing on a dead connection, a server still loading its AOF). Here the same wor
 exit, until it is asked to stop (SIGTERM or Ctrl-C, handled by RQ as a warm shutdown).
 A job cut off by the outage is not lost work: catch-ups resume from the checkpoint, and the
 periodic tick starts them again.
+
+It logs at WARNING by default (RQ's worker writes a few INFO lines for every job, the periodic
+tick's included: ~48 a minute when idle); ``--verbose`` or ``COORDINATION_LOG_LEVEL=info``
+brings them back.
 """
 
 from __future__ import annotations
@@ -35,8 +39,18 @@ class Worker(SimpleWorker):
         super().request_stop(signum, frame)
 
 
-def run(config: Config, burst: bool = False) -> None:
+def setup_logging(config: Config, verbose: bool = False) -> str:
+    """Log to stderr at ``config.log_level`` (INFO with ``verbose``); the level's name."""
+    level = "INFO" if verbose else config.log_level.upper()
+    # A handler on the root logger: RQ then adds none of its own (rq.logutils
+    # setup_loghandlers), and its records, the jobs' and ours all go through this one.
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return level
+
+
+def run(config: Config, burst: bool = False, verbose: bool = False) -> None:
     """Work the queue until asked to stop; start again after any exit an outage caused."""
+    level = setup_logging(config, verbose)
     wait, longest = BACKOFF_SECONDS
     while True:
         redis = Redis.from_url(config.redis_url, socket_connect_timeout=1.0)
@@ -48,7 +62,7 @@ def run(config: Config, burst: bool = False) -> None:
                 connection=redis,
                 serializer=JSONSerializer,
             )
-            worker.work(burst=burst)
+            worker.work(burst=burst, logging_level=level)  # RQ sets its loggers' level
         except Exception as exc:  # noqa: BLE001 - RQ's start-up and teardown need the store
             log.warning("the worker failed: %s", exc)
         finally:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+import click
 
 from coordination.bootstrap import Services, build_services
 from coordination.config import Config
@@ -26,6 +30,8 @@ DEMO_TOKENS = [
 
 
 def run(config: Config) -> None:
+    """Start everything, print the URL and the demo tokens, keep it all running until Ctrl-C."""
+    check_port(config.host, config.port)  # before anything starts, or prints a URL
     server = None
     url_file = config.data_dir / "redis.url"
     if "REDIS_URL" not in os.environ:
@@ -43,6 +49,8 @@ def run(config: Config) -> None:
                 str(bin_dir / "gunicorn"),
                 "--config", "python:coordination.gunicorn_conf",
                 "--bind", f"{config.host}:{config.port}",
+                # One line per request (coordination/serving/accesslog.py), text on a terminal.
+                "--access-logfile", "-",
             ],
             env,
         ),
@@ -75,6 +83,23 @@ def run(config: Config) -> None:
         if server is not None:
             server.stop()
             url_file.unlink(missing_ok=True)
+
+
+def check_port(host: str, port: int) -> None:
+    """Refuse at once, in one line, a port the API could not listen on (gunicorn would try for
+    a few seconds, after the URL and the tokens were printed, then give up)."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, kind, proto) as sock:
+            # As gunicorn binds: a port left in TIME_WAIT by an earlier run is free to it.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(address)
+    except OSError as exc:
+        why = "is taken" if exc.errno == errno.EADDRINUSE else f"cannot be used ({exc.strerror})"
+        raise click.ClickException(
+            f"{host}:{port} {why}; set COORDINATION_PORT to a free port "
+            f"(e.g. COORDINATION_PORT={port + 1} make run)"
+        ) from None
 
 
 class Child:
