@@ -123,7 +123,9 @@ class Incidents(MethodView):
     @blp.arguments(IncidentQueryArgsSchema(), location="query")
     @blp.response(200, PageSchema)
     def get(self, args: dict[str, Any]) -> Any:
-        """Incidents newest first, within the caller's unit (filter by unit, state, kind)."""
+        """Incidents by report time, the latest reported first (ties: by id, descending),
+        within the caller's unit (filter by unit, state, kind). Page on with ``next_cursor``:
+        orders reported meanwhile come before the cursor and shift no later page."""
         actor = current_actor()
         scope = args.get("unit") or actor.unit
         within_scope(scope)

@@ -1,4 +1,4 @@
-"""The daily report (日报) of a district, as JSON or CSV."""
+"""The daily report (日报) of a district, as JSON, CSV or an Excel workbook (XLSX)."""
 
 from __future__ import annotations
 
@@ -23,29 +23,66 @@ blp.before_request(authenticate)
 
 JSON = "application/json"
 CSV = "text/csv"
+XLSX = reports.XLSX
+
+
+def attachment(suffix: str) -> dict[str, Any]:
+    """The documented header that names a download's file."""
+    name = f"daily-<district>-<date>.{suffix}"
+    return {
+        "Content-Disposition": {
+            "description": f'``attachment; filename="{name}"``',
+            "schema": {"type": "string"},
+        }
+    }
 
 
 @blp.route("/daily")
 class DailyReport(MethodView):
     @blp.arguments(DailyReportQueryArgsSchema(), location="query")
     @blp.response(
-        200, DailyReportSchema, description="The report; as CSV with ``Accept: text/csv``."
+        200,
+        DailyReportSchema,
+        description="The report; as CSV with ``Accept: text/csv``, as an Excel workbook with "
+        f"``Accept: {XLSX}``.",
     )
     def get(self, args: dict[str, Any]) -> Any:
         """A district's daily report for a local day: new orders and the epidemic share, by
-        kind and by unit, on time or not, satisfaction, and the overdue list. JSON, or CSV
-        with ``Accept: text/csv``."""
-        wanted = request.accept_mimetypes.best_match([JSON, CSV], default=JSON)
-        return daily(args, CSV if wanted == CSV else JSON)
+        kind and by unit, on time or not, satisfaction, and the overdue list. JSON; CSV with
+        ``Accept: text/csv``; XLSX with ``Accept:`` the spreadsheet type."""
+        wanted = request.accept_mimetypes.best_match([JSON, CSV, XLSX], default=JSON)
+        return daily(args, wanted or JSON)
 
 
 @blp.route("/daily.csv")
 class DailyReportCsv(MethodView):
     @blp.arguments(DailyReportQueryArgsSchema(), location="query")
-    @blp.response(200, description="The report as CSV (UTF-8, one header row).", content_type=CSV)
+    @blp.response(
+        200,
+        {"type": "string"},
+        description="The report as CSV (UTF-8 with a byte order mark, one header row).",
+        content_type=CSV,
+        headers=attachment("csv"),
+    )
     def get(self, args: dict[str, Any]) -> Any:
         """A district's daily report for a local day, as CSV."""
         return daily(args, CSV)
+
+
+@blp.route("/daily.xlsx")
+class DailyReportXlsx(MethodView):
+    @blp.arguments(DailyReportQueryArgsSchema(), location="query")
+    @blp.response(
+        200,
+        {"type": "string", "format": "binary"},
+        description="The report as an Excel workbook: a sheet per section (合计, 按类别, "
+        "按单位, 超期工单) with Chinese headers.",
+        content_type=XLSX,
+        headers=attachment("xlsx"),
+    )
+    def get(self, args: dict[str, Any]) -> Any:
+        """A district's daily report for a local day, as an Excel workbook (XLSX)."""
+        return daily(args, XLSX)
 
 
 def daily(args: dict[str, Any], mimetype: str) -> Response:
@@ -70,11 +107,15 @@ def daily(args: dict[str, Any], mimetype: str) -> Response:
         )
     except reports.FutureDay as exc:
         abort(422, message=str(exc), errors={"query": {"date": [str(exc)]}})
+    if mimetype == JSON:
+        return Response(reports.render_json(report), content_type=f"{JSON}; charset=utf-8")
     if mimetype == CSV:
-        name = f"daily-{district}-{args['date'].isoformat()}.csv"
-        return Response(
-            reports.render_csv(report),
-            content_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{name}"'},
-        )
-    return Response(reports.render_json(report), content_type="application/json; charset=utf-8")
+        body, content_type, suffix = reports.render_csv(report), f"{CSV}; charset=utf-8", "csv"
+    else:
+        body, content_type, suffix = reports.render_xlsx(report), XLSX, "xlsx"
+    name = f"daily-{district}-{args['date'].isoformat()}.{suffix}"
+    return Response(
+        body,
+        content_type=content_type,
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )

@@ -19,6 +19,7 @@ from redis import Redis, WatchError
 from redis.client import Pipeline
 
 from coordination.domain.staff import STREAM_PREFIX, is_staff_stream
+from coordination.metrics import instruments
 from coordination.projections import queues, staff_views, views
 from coordination.projections.views import View
 from coordination.projections.writes import Writes
@@ -119,6 +120,7 @@ class Projector:
             batch = self.store.read_partition(partition, after=checkpoint, count=self.batch_size)
             if not batch:
                 return applied
+            started = time.perf_counter()
             outcome = self.apply_batch(partition, gen, checkpoint, batch, written=written)
             if outcome is Outcome.STALE:
                 return applied  # a rebuild swapped generations; catch_up looks again
@@ -127,6 +129,9 @@ class Projector:
             if outcome is Outcome.APPLIED:
                 applied += len(batch)
                 mine = batch[-1].position
+                seconds = time.perf_counter() - started
+                instruments.PROJECTOR_BATCH_SECONDS.labels(partition).observe(seconds)
+                instruments.PROJECTOR_EVENTS.labels(partition).inc(len(batch))
             self._extend(keys=[keys.projector_lock(partition)], args=[token, self.lock_ttl_ms])
 
     def apply_batch(
@@ -315,7 +320,7 @@ def _write(
     """The writes that take one incident's read models from ``old`` to ``new``."""
     w.set(keys.view(partition, gen, incident_id), views.encode(new))
     if old is None:
-        w.zadd(keys.incidents_index(partition, gen), {incident_id: new.reported_position})
+        w.zadd(keys.incidents_index(partition, gen), {incident_id: views.reported_score(new)})
     queues.write(w, partition, gen, incident_id, old, new)
     old_holder = old.incident.holder if old else ""
     if old_holder != new.incident.holder:

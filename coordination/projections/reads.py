@@ -127,30 +127,48 @@ class ReadModels:
         limit: int = 50,
         min_position: int | None = None,
     ) -> Page:
-        """Incidents newest first, those that ``keep`` accepts."""
+        """Incidents the latest reported first (one report time: the greater id first), those
+        that ``keep`` accepts. The cursor is the (report time, id) of the last entry a page
+        looked at, not an offset: orders reported meanwhile sort above it and move no page."""
         gen, reached = self.snapshot(partition, min_position)
         index = keys.incidents_index(partition, gen)
-        before = _decode_cursor(cursor)[0] if cursor else "+inf"
-        upper = f"({before}" if cursor else before
-        entries = self.redis.zrevrangebyscore(
-            index, upper, "-inf", start=0, num=limit * SCAN_FACTOR, withscores=True
-        )
+        window = limit * SCAN_FACTOR
+        if cursor:
+            score, last = _decode_cursor(cursor)
+            entries = self._reported_before(index, score, last, window)
+        else:
+            entries = self.redis.zrevrange(index, 0, window - 1, withscores=True)
         return self._page(partition, gen, reached, entries, keep, limit)
 
     def every_incident(
         self, partition: str, min_position: int | None = None, chunk: int = 500
     ) -> Iterator[View]:
-        """Every incident of one generation, the latest reported first, read ``chunk`` at a
-        time (the generation is looked up here, before the first is read)."""
+        """Every incident of one generation once, the latest reported first, read ``chunk`` at
+        a time (the generation is looked up here, before the first is read)."""
         gen, _ = self.snapshot(partition, min_position)
         return self._walk_index(partition, gen, chunk)
 
     def _walk_index(self, partition: str, gen: int, chunk: int) -> Iterator[View]:
         index = keys.incidents_index(partition, gen)
-        start = 0
-        while ids := self.redis.zrevrange(index, start, start + chunk - 1):
-            yield from self._views(partition, gen, [i.decode() for i in ids])
-            start += chunk
+        entries = self.redis.zrevrange(index, 0, chunk - 1, withscores=True)
+        while entries:
+            yield from self._views(partition, gen, [m.decode() for m, _ in entries])
+            if len(entries) < chunk:
+                return
+            # On from the last one read, not by offset: one reported meanwhile is not read twice.
+            member, score = entries[-1]
+            entries = self._reported_before(index, score, member.decode(), chunk)
+
+    def _reported_before(
+        self, index: str, score: float, last: str, count: int
+    ) -> list[tuple[bytes, float]]:
+        """Up to ``count`` entries of the incidents index after (score, id) ``last`` in its
+        latest-first order: the rest of that report time (ids below it), then older ones."""
+        with self.redis.pipeline(transaction=True) as pipe:
+            pipe.zrevrangebyscore(index, score, score, withscores=True)
+            pipe.zrevrangebyscore(index, f"({score!r}", "-inf", start=0, num=count, withscores=True)
+            same, older = pipe.execute()
+        return ([(m, s) for m, s in same if m.decode() < last] + older)[:count]
 
     def queue(
         self,

@@ -6,9 +6,15 @@ from __future__ import annotations
 import csv
 import io
 import json
+import unicodedata
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
+
+from openpyxl import Workbook
+from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
 
 from coordination.domain.units import HANDLING_LEVELS, Jurisdiction, Unit
 from coordination.projections import figures
@@ -163,9 +169,10 @@ CSV_COLUMNS = (
 
 
 def render_csv(report: dict[str, Any]) -> bytes:
-    """The report as one UTF-8 CSV table with a header row: a ``total`` row, a row per
-    ``kind``, per ``unit`` and per ``overdue`` deadline; a rate with nothing to divide by is
-    left empty."""
+    """The report as one CSV table with a header row: a ``total`` row, a row per ``kind``, per
+    ``unit`` and per ``overdue`` deadline; a rate with nothing to divide by is left empty.
+    UTF-8 with a byte order mark, which Excel needs to read it as UTF-8 (not GBK) on a Chinese
+    Windows; Python reads it with ``encoding="utf-8-sig"``."""
     out = io.StringIO()
     writer = csv.DictWriter(out, CSV_COLUMNS, extrasaction="ignore", lineterminator="\r\n")
     writer.writeheader()
@@ -177,7 +184,126 @@ def render_csv(report: dict[str, Any]) -> bytes:
         writer.writerow({**common, "section": "unit", "unit_name": row["name"], **_flat(row)})
     for row in report["overdue"]:
         writer.writerow({**common, "section": "overdue", **row})
-    return out.getvalue().encode()
+    return out.getvalue().encode("utf-8-sig")
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+Column = tuple[str, str, str | None]  # a field of the rows, its Chinese header, its cell format
+# The day's figures as columns, in the order of ``figures.flatten(figures.day_figures(...))``.
+RATE, SECONDS, MOMENT, DAY = "0.00%", "#,##0", "yyyy-mm-dd hh:mm:ss", "yyyy-mm-dd"
+FIGURE_COLUMNS: tuple[Column, ...] = (
+    ("reported", "新增工单", None),
+    ("epidemic", "疫情工单", None),
+    ("epidemic_share", "疫情工单占比", RATE),
+    ("signed_on_time", "按时签收", None),
+    ("signed_late", "超时签收", None),
+    ("signed_no_deadline", "签收(无时限)", None),
+    ("signed_on_time_rate", "按时签收率", RATE),
+    ("signed_median_seconds", "签收用时中位数(秒)", SECONDS),
+    ("signed_p90_seconds", "签收用时P90(秒)", SECONDS),
+    ("resolved_on_time", "按时办结", None),
+    ("resolved_late", "超时办结", None),
+    ("resolved_no_deadline", "办结(无时限)", None),
+    ("resolved_on_time_rate", "按时办结率", RATE),
+    ("resolved_median_seconds", "办结用时中位数(秒)", SECONDS),
+    ("resolved_p90_seconds", "办结用时P90(秒)", SECONDS),
+    ("visits_satisfied", "回访满意", None),
+    ("visits_basically_satisfied", "回访基本满意", None),
+    ("visits_unsatisfied", "回访不满意", None),
+    ("visits_total", "回访总数", None),
+    ("visits_satisfaction_rate", "满意率", RATE),
+    ("escalated", "督办升级", None),
+    ("reopened", "重办", None),
+    ("breached", "超时次数", None),
+)
+OVERDUE_COLUMNS: tuple[Column, ...] = (
+    ("incident", "工单编号", None),
+    ("kind", "类别", None),
+    ("unit", "单位编号", None),
+    ("unit_name", "单位名称", None),
+    ("deadline", "时限", None),
+    ("due_at", "到期时间", MOMENT),
+    ("minutes_late", "超时(分钟)", None),
+)
+TOTAL_LEAD: tuple[Column, ...] = (
+    ("date", "日期", DAY),
+    ("as_of", "截至", MOMENT),
+)
+KIND_LEAD: tuple[Column, ...] = (("kind", "类别", None),)
+UNIT_LEAD: tuple[Column, ...] = (
+    ("unit", "单位编号", None),
+    ("name", "单位名称", None),
+    ("level", "层级", None),
+)
+XLSX_SHEETS = ("合计", "按类别", "按单位", "超期工单")  # total, by kind, by unit, overdue
+MAX_WIDTH = 60  # characters: a longer text is shown cut at the column's edge
+
+
+def render_xlsx(report: dict[str, Any]) -> bytes:
+    """The report as an Excel workbook, a sheet per section (total, by kind, by unit, overdue)
+    with Chinese headers; times are the report's local times, a rate is a fraction shown as a
+    percentage, and one with nothing to divide by is an empty cell."""
+    book = Workbook()
+    book.remove(book.active)
+    book.properties.title = f"{report['district_name']} {report['date']} 日报"
+    total = {
+        "date": date.fromisoformat(report["date"]),
+        "as_of": _local(report["as_of"]),
+        **figures.flatten(report["total"]),
+    }
+    by_kind = [figures.flatten(r) for r in report["by_kind"]]
+    by_unit = [figures.flatten(r) for r in report["by_unit"]]
+    overdue = [{**r, "due_at": _local(r["due_at"])} for r in report["overdue"]]
+    sections = (
+        (TOTAL_LEAD + FIGURE_COLUMNS, [total]),
+        (KIND_LEAD + FIGURE_COLUMNS, by_kind),
+        (UNIT_LEAD + FIGURE_COLUMNS, by_unit),
+        (OVERDUE_COLUMNS, overdue),
+    )
+    for title, (columns, rows) in zip(XLSX_SHEETS, sections, strict=True):
+        _sheet(book.create_sheet(title), columns, rows)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def _sheet(sheet: Worksheet, columns: tuple[Column, ...], rows: list[dict[str, Any]]) -> None:
+    """A header row in bold (kept in view while scrolling), then a row per entry."""
+    sheet.append([header for _, header, _ in columns])
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+    sheet.freeze_panes = "A2"
+    for row in rows:
+        sheet.append([row.get(name) for name, _, _ in columns])
+    for index, (name, header, fmt) in enumerate(columns, start=1):
+        if fmt is not None:
+            for (cell,) in sheet.iter_rows(min_row=2, min_col=index, max_col=index):
+                cell.number_format = fmt
+        shown = [_shown(row.get(name), fmt) for row in rows]
+        width = max(map(_display_width, [header, *shown]))
+        sheet.column_dimensions[get_column_letter(index)].width = min(width + 2, MAX_WIDTH)
+
+
+def _local(moment: str) -> datetime:
+    """An ISO time with its offset as the naive local time Excel keeps (it has no zones)."""
+    return datetime.fromisoformat(moment).replace(tzinfo=None)
+
+
+def _shown(value: Any, fmt: str | None) -> str:
+    """Roughly what Excel shows for a cell, to size its column."""
+    if value is None:
+        return ""
+    if fmt == RATE:
+        return f"{value:.2%}"
+    if isinstance(value, datetime):
+        return value.isoformat(" ", "seconds")
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def _display_width(text: str) -> int:
+    """Columns ``text`` takes in a fixed-width font: a CJK character takes two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
 def _flat(row: dict[str, Any]) -> dict[str, Any]:
@@ -227,11 +353,14 @@ def today(
     """What the live page adds to a unit's figures, read at one generation: the orders its
     subtree was given on a local day, per hour of their report (24 counts), and the orders
     overdue now (at the unit holding them, in the subtree), latest first. Reads projections
-    only: the incidents index and the views, then the late deadline spells."""
+    only: the incidents index and the views (back to the day's start), then the late deadline
+    spells."""
     district = jurisdiction.district_of(unit)
     hours = [0] * 24
     for view in reads.every_incident(district, min_position, chunk):
         local = view.created_at.astimezone(tz)
+        if local.date() < day:
+            break  # the index is in report time, latest first: the rest were reported before
         if local.date() == day and jurisdiction.within(view.incident.unit, unit):
             hours[local.hour] += 1
     moment = as_of(day, now, tz)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -26,6 +26,8 @@ from coordination.store.mapper import from_data, to_data
 # A day's durations share its counters' hash, as ``duration|<unit>|<kind>|sign|<position>``:
 # one key keeps one day's history (no unit id is "duration", so no counter looks alike).
 DURATION = "duration|"
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,12 @@ def apply(view: View | None, stored: StoredEvent) -> View:
         dispatched_at=dispatched_at,
         spells=_spells(incident, old_spells, stored.position),
     )
+
+
+def reported_score(view: View) -> int:
+    """The incidents index's score of an incident: when it was reported, in microseconds since
+    the epoch (a whole number, exact in a sorted set's double until the year 2255)."""
+    return (view.created_at - EPOCH) // MICROSECOND
 
 
 def spell_member(incident_id: str, deadline: DeadlineKind, started_at: int) -> str:

@@ -103,7 +103,7 @@ def view(partition: str, gen: int, incident_id: str) -> str:
 
 
 def incidents_index(partition: str, gen: int) -> str:
-    """Every incident, scored by the position of its report."""
+    """Every incident, scored by its report time (``views.reported_score``: microseconds)."""
     return projection_prefix(partition, gen) + "incidents"
 
 

@@ -1,7 +1,8 @@
 """The daily report (日报) end to end: a hand-worked Monday through the API at an injected
-clock (projected by an explicit catch-up), reported as JSON, as CSV and by the CLI; the same
-bytes after later events and after ``coordination projections rebuild``; no resident's name,
-phone or address anywhere; and who may read it.
+clock (projected by an explicit catch-up), reported as JSON, as CSV (with a BOM), as an Excel
+workbook and by the CLI; the same bytes (the same cells) after later events and after
+``coordination projections rebuild``; no resident's name, phone or address anywhere; and who
+may read it.
 
 Monday 2026-03-02 (an epidemic order is done by 03-03 00:00):
 
@@ -20,9 +21,11 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import openpyxl
 import pytest
 import redis as redis_lib
 from click.testing import CliRunner
@@ -50,6 +53,7 @@ from coordination.projections.reports import CSV_COLUMNS
 from schemas.reports import DailyReportSchema
 
 MONDAY = "2026-03-02"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # The residents of the fixtures: none of this may appear in a report or a dashboard.
 PERSONAL = ("张三", "13812345678", "丽都花园3栋201室", "3栋201", "李四", "13987654321")
 
@@ -245,7 +249,8 @@ def test_the_report_as_csv(api: Api, clock: Clock) -> None:
         assert response.mimetype_params == {"charset": "utf-8"}
         assert "daily-gangwen-2026-03-02.csv" in response.headers["Content-Disposition"]
     assert by_accept.data == by_suffix.data
-    rows = list(csv.reader(io.StringIO(by_accept.data.decode("utf-8"))))
+    assert by_accept.data.startswith(b"\xef\xbb\xbfdate,as_of,section,")  # UTF-8's BOM first
+    rows = list(csv.reader(io.StringIO(by_accept.data.decode("utf-8-sig"))))
     assert tuple(rows[0]) == CSV_COLUMNS
     records = [dict(zip(rows[0], row, strict=True)) for row in rows[1:]]
     assert [r["section"] for r in records] == ["total"] + ["kind"] * 4 + ["unit"] * 6 + ["overdue"]
@@ -271,6 +276,125 @@ def test_the_report_as_csv(api: Api, clock: Clock) -> None:
     assert api.ok(get_report(api, accept="application/json", date=MONDAY))["date"] == MONDAY
 
 
+# The Chinese headers of a day's figures, in their order on every sheet that has them.
+FIGURE_HEADERS = (
+    "新增工单",
+    "疫情工单",
+    "疫情工单占比",
+    "按时签收",
+    "超时签收",
+    "签收(无时限)",
+    "按时签收率",
+    "签收用时中位数(秒)",
+    "签收用时P90(秒)",
+    "按时办结",
+    "超时办结",
+    "办结(无时限)",
+    "按时办结率",
+    "办结用时中位数(秒)",
+    "办结用时P90(秒)",
+    "回访满意",
+    "回访基本满意",
+    "回访不满意",
+    "回访总数",
+    "满意率",
+    "督办升级",
+    "重办",
+    "超时次数",
+)
+
+
+def figure_cells(row: dict[str, Any]) -> tuple[Any, ...]:
+    """A JSON report's figures in the order of ``FIGURE_HEADERS``."""
+    signed, resolved, visits = row["signed"], row["resolved"], row["visits"]
+    timeliness = ("on_time", "late", "no_deadline", "on_time_rate", "median_seconds")
+    return (
+        row["reported"],
+        row["epidemic"],
+        row["epidemic_share"],
+        *(signed[k] for k in timeliness),
+        signed["p90_seconds"],
+        *(resolved[k] for k in timeliness),
+        resolved["p90_seconds"],
+        visits["satisfied"],
+        visits["basically_satisfied"],
+        visits["unsatisfied"],
+        visits["total"],
+        visits["satisfaction_rate"],
+        row["escalated"],
+        row["reopened"],
+        row["breached"],
+    )
+
+
+def cells(data: bytes) -> dict[str, list[tuple[Any, ...]]]:
+    """Each sheet of a workbook by title, its rows' values (an empty cell is None)."""
+    book = openpyxl.load_workbook(io.BytesIO(data))
+    return {sheet.title: list(sheet.iter_rows(values_only=True)) for sheet in book}
+
+
+def test_the_report_as_an_excel_workbook(api: Api, clock: Clock) -> None:
+    ids = monday(api, clock)
+    clock.now = at(2026, 3, 3, 9, 0)
+    report = api.ok(get_report(api, date=MONDAY))
+    by_accept = get_report(api, VIEWER, accept=XLSX, date=MONDAY)
+    by_suffix = api.client.get(
+        "/reports/daily.xlsx", query_string={"date": MONDAY}, headers=api.headers(D)
+    )
+    for response in (by_accept, by_suffix):
+        assert response.status_code == 200, response.get_data(as_text=True)
+        assert response.mimetype == XLSX
+        assert response.headers["Content-Disposition"] == (
+            'attachment; filename="daily-gangwen-2026-03-02.xlsx"'
+        )
+    sheets = cells(by_accept.data)
+    assert cells(by_suffix.data) == sheets
+    assert list(sheets) == ["合计", "按类别", "按单位", "超期工单"]
+    assert sheets["合计"] == [
+        ("日期", "截至", *FIGURE_HEADERS),
+        (datetime(2026, 3, 2), datetime(2026, 3, 3), *figure_cells(report["total"])),
+    ]
+    assert sheets["合计"][1][2:6] == (5, 3, 0.6, 3)  # reported, epidemic, share, signed on time
+    assert sheets["按类别"] == [
+        ("类别", *FIGURE_HEADERS),
+        *((row["kind"], *figure_cells(row)) for row in report["by_kind"]),
+    ]
+    assert sheets["按单位"] == [
+        ("单位编号", "单位名称", "层级", *FIGURE_HEADERS),
+        *(
+            (row["unit"], row["name"], row["level"], *figure_cells(row))
+            for row in report["by_unit"]
+        ),
+    ]
+    cdc = next(row for row in sheets["按单位"] if row[0] == "gangwen/cdc")
+    assert cdc[1:4] == ("区疾控中心", "department", 0) and cdc[22] is None  # no visits: no rate
+    assert sheets["超期工单"] == [
+        ("工单编号", "类别", "单位编号", "单位名称", "时限", "到期时间", "超时(分钟)"),
+        (
+            ids["N"],
+            "night_emergency",
+            CHENQIAO,
+            "陈桥街道",
+            "sign_by",
+            datetime(2026, 3, 2, 22, 15),
+            105,
+        ),
+    ]
+
+    book = openpyxl.load_workbook(io.BytesIO(by_accept.data))
+    total, units, overdue = book["合计"], book["按单位"], book["超期工单"]
+    assert all(sheet.freeze_panes == "A2" and sheet["A1"].font.b for sheet in book)
+    assert (total["E2"].number_format, total["B2"].number_format) == (
+        "0.00%",
+        "yyyy-mm-dd hh:mm:ss",
+    )
+    assert overdue["F2"].number_format == "yyyy-mm-dd hh:mm:ss"
+    # Wide enough for the widest text, a Chinese character counting two: 区疾控中心, 签收用时….
+    assert 10 < units.column_dimensions["B"].width <= 60
+    assert total.column_dimensions["J"].width >= 18  # 签收用时中位数(秒): 8 wide, 2 narrow
+    assert overdue.column_dimensions["A"].width >= len(ids["N"])
+
+
 def test_no_residents_name_phone_or_address_in_reports_or_dashboards(
     api: Api, clock: Clock
 ) -> None:
@@ -280,6 +404,7 @@ def test_no_residents_name_phone_or_address_in_reports_or_dashboards(
         get_report(api, date=MONDAY).data,
         get_report(api, date="2026-03-03").data,
         get_report(api, accept="text/csv", date=MONDAY).data,
+        repr(cells(get_report(api, accept=XLSX, date=MONDAY).data)).encode(),
         api.get(ADMIN, f"/dashboard/units/{DISTRICT}", date=MONDAY).data,
         api.get(HC, f"/dashboard/units/{LIDU}").data,
     ]
@@ -303,6 +428,7 @@ def test_a_past_days_report_is_the_same_bytes_later_and_after_a_rebuild(
     clock.now = at(2026, 3, 3, 9, 0)
     first_json = get_report(api, date=MONDAY).data
     first_csv = get_report(api, accept="text/csv", date=MONDAY).data
+    first_xlsx = cells(get_report(api, accept=XLSX, date=MONDAY).data)
     # Tuesday goes on: N is signed for and resolved, C too; Monday's report does not change.
     clock.now = at(2026, 3, 3, 9, 30)
     api.act(HC, ids["N"], "sign-for")
@@ -311,6 +437,7 @@ def test_a_past_days_report_is_the_same_bytes_later_and_after_a_rebuild(
     api.services.projector.catch_up(DISTRICT)
     assert get_report(api, date=MONDAY).data == first_json
     assert get_report(api, accept="text/csv", date=MONDAY).data == first_csv
+    assert cells(get_report(api, accept=XLSX, date=MONDAY).data) == first_xlsx
 
     monkeypatch.setenv("REDIS_URL", redis_url)
     runner = CliRunner()
@@ -319,6 +446,7 @@ def test_a_past_days_report_is_the_same_bytes_later_and_after_a_rebuild(
     assert "generation=2" in rebuilt.output
     assert get_report(api, date=MONDAY).data == first_json
     assert get_report(api, accept="text/csv", date=MONDAY).data == first_csv
+    assert cells(get_report(api, accept=XLSX, date=MONDAY).data) == first_xlsx
 
     # The CLI writes the very same bytes.
     for fmt, expected in (("json", first_json), ("csv", first_csv)):
@@ -338,6 +466,10 @@ def test_who_may_read_the_daily_report(api: Api, clock: Clock, expect_error: Any
     for allowed in (D, VIEWER, ADMIN):
         assert get_report(api, allowed, date=MONDAY).status_code == 200
     expect_error(get_report(api, HC, date=MONDAY), 403, "role")
+    xlsx = api.client.get(
+        "/reports/daily.xlsx", query_string={"date": MONDAY}, headers=api.headers(HC)
+    )
+    expect_error(xlsx, 403, "role")
     expect_error(get_report(api, FL, date=MONDAY), 403, "role")
     expect_error(get_report(api, "viewer@gangwen/binjiang", date=MONDAY), 404)
     expect_error(get_report(api, D, date=MONDAY, district=CHENQIAO), 404)  # not a district
