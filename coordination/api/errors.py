@@ -21,7 +21,7 @@ from flask_smorest.utils import prepare_response
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from coordination.domain.access import Forbidden, OutOfScope
-from coordination.domain.errors import Conflict, DomainError
+from coordination.domain.errors import Conflict, DomainError, TimeWentBackwards
 from coordination.handlers.base import NotFound, VersionMismatch
 from coordination.projections.reads import NotYetVisible, PositionNotWritten
 from coordination.store.eventstore import IdempotencyKeyReused
@@ -51,7 +51,8 @@ ERROR_RESPONSES: dict[int, tuple[str, str, dict[str, Any]]] = {
     ),
     409: (
         "Conflict",
-        "Not the version expected (If-Match or expected_version), or someone else was first.",
+        "Not the version expected (If-Match or expected_version), or someone else was first, "
+        "or the incident has an event dated after this write (time only moves forward).",
         {"ETag": {"description": "The current version, after a version conflict.", **TEXT}},
     ),
     408: ("BodyTimeout", "The body did not arrive in time after the headers.", {}),
@@ -211,6 +212,11 @@ def register(app: Flask) -> None:
     @app.errorhandler(Conflict)
     def lost_race(exc: Conflict) -> Any:
         return error_response(409, exc.message, {"json": {exc.field: [exc.message]}})
+
+    @app.errorhandler(TimeWentBackwards)
+    def backwards(exc: TimeWentBackwards) -> Any:
+        # No field of the request is at fault: the stream's last event is later than now.
+        return error_response(409, exc.message)
 
     @app.errorhandler(IdempotencyKeyReused)
     def key_reused(exc: IdempotencyKeyReused) -> Any:

@@ -155,32 +155,70 @@ def daily_report(day: Any, district: str | None, fmt: str, output: str | None) -
 
 
 @main.command()
-@click.option("--day", type=click.DateTime(["%Y-%m-%d"]), required=True, help="e.g. 2020-02-08")
+@click.option(
+    "--day", type=click.DateTime(["%Y-%m-%d"]), default=None, help="e.g. 2020-02-08; default today"
+)
+@click.option(
+    "--until",
+    type=click.DateTime(["%H:%M"]),
+    default=None,
+    help="Drive the day up to this local time (at most now, the default); the rest is left open.",
+)
+@click.option(
+    "--isolated",
+    is_flag=True,
+    help="Seed into a server of its own, data in <data dir>/demo-<day>/ (a past day while "
+    "`coordination dev` runs).",
+)
 @click.option("--seed", type=int, default=None, help="Random seed; the same seed, the same day.")
-def demo(day: Any, seed: int | None) -> None:
-    """Seed a realistic day of the Gangwen district into the log (once per day)."""
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def demo(day: Any, until: Any, isolated: bool, seed: int | None, as_json: bool) -> None:
+    """Seed a realistic day of the Gangwen district (today by default) into the log, once."""
+    import json
+
+    from coordination.bootstrap import utcnow
     from coordination.devtools import demo as seeding
 
     config = Config.from_env()
+    seed = seeding.DEFAULT_SEED if seed is None else seed
+    when = until.time() if until else None
     try:
-        summary = seeding.seed_day(
-            config, day.date(), seeding.DEFAULT_SEED if seed is None else seed
-        )
+        if isolated:
+            summary, config, checks = seeding.seed_isolated(
+                config, day and day.date(), seed, until=when
+            )
+        else:
+            summary = seeding.seed_day(config, day and day.date(), seed, until=when)
+            checks = seeding.compare_with_reports(build_services(config), summary, utcnow())
     except seeding.DayNotEmpty as exc:
         raise click.ClickException(f"{exc}; not seeding it again") from exc
+    except seeding.DemoRefused as exc:
+        raise click.ClickException(str(exc)) from exc
     except seeding.SeedFailed as exc:
         for failure in exc.failures:
             click.echo(f"failed: {failure}", err=True)
         raise click.ClickException(str(exc)) from exc
-    for line in summary.lines():
+    if as_json:
+        data = {**summary.as_dict(), "reports": checks, "data_dir": str(config.data_dir)}
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    for line in [*summary.lines(), *checks]:
         click.echo(line)
-    services = build_services(config)
-    for partition in services.partitions:
-        click.echo(f"{partition}\tapplied={services.projector.catch_up(partition)}")
+    if isolated:
+        click.echo(
+            f"its data is in {config.data_dir}/; serve it with: "
+            f"COORDINATION_DATA_DIR={config.data_dir} COORDINATION_PORT=8001 coordination dev"
+        )
+
+
+VERBOSE = click.option(
+    "--verbose", is_flag=True, help="Log at INFO (default: COORDINATION_LOG_LEVEL, or WARNING)."
+)
 
 
 @main.command()
-def scheduler() -> None:
+@VERBOSE
+def scheduler(verbose: bool) -> None:
     """Enqueue the periodic tick every COORDINATION_TICK_SECONDS (SIGTERM or Ctrl-C stops)."""
     import signal
     import threading
@@ -190,16 +228,17 @@ def scheduler() -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    run(Config.from_env(), stop)
+    run(Config.from_env(), stop, verbose=verbose)
 
 
 @main.command()
 @click.option("--burst", is_flag=True, help="Drain the queue once, then exit.")
-def worker(burst: bool) -> None:
+@VERBOSE
+def worker(burst: bool, verbose: bool) -> None:
     """Run the RQ worker of the projections and the tick; it rides out store outages."""
     from coordination.cli.worker import run
 
-    run(Config.from_env(), burst=burst)
+    run(Config.from_env(), burst=burst, verbose=verbose)
 
 
 @main.command()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 
 class DomainError(Exception):
     """A command that cannot be carried out in the current state."""
@@ -40,3 +42,21 @@ class AlreadyClaimed(Conflict):
     def __init__(self, holder: str) -> None:
         super().__init__(f"already claimed by {holder}", field="holder")
         self.holder = holder
+
+
+class TimeWentBackwards(Conflict):
+    """An event dated before its stream's last event: time only moves forward in a stream.
+
+    A conflict (409), not an invalid request: the stream's state refuses this write's time
+    (another clock wrote later), and a retry once the writer's clock has passed it succeeds.
+    """
+
+    def __init__(self, stream: str, at: datetime, last: datetime) -> None:
+        super().__init__(
+            f"{stream} has an event dated {last.isoformat()}, after this write's time "
+            f"{at.isoformat()}: time only moves forward in a stream",
+            field="time",
+        )
+        self.stream = stream
+        self.at = at
+        self.last = last

@@ -4,6 +4,9 @@ Per partition (a district) there is one stream ``{p}:log`` whose entry ids are
 ``<position>-0``, a counter ``{p}:head``, and a list per aggregate ``{p}:stream:<id>`` holding
 the same records in version order. One Lua script checks the expected version and the
 idempotency key and writes all of a command's events, or none.
+
+Time only moves forward in a stream: the script also refuses a command dated before the
+stream's last event (``TimeWentBackwards``), reading that event's time from the last record.
 """
 
 from __future__ import annotations
@@ -11,18 +14,48 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from redis import Redis
 from redis.client import Pipeline
 from redis.exceptions import RedisError
 
+from coordination.domain.errors import TimeWentBackwards
 from coordination.store import keys
 from coordination.store.connection import is_unavailable
 from coordination.store.mapper import Mapper, default_mapper
 
-APPEND = """
+# An ISO 8601 time as written by ``datetime.isoformat()`` (an offset always: the store refuses
+# naive times) -> seconds and microseconds since the epoch, exact in Lua's doubles.
+EPOCH = """
+local function epoch(iso)
+  local y, mo, d, h, mi, s, rest = string.match(
+    iso, '^(%d%d%d%d)-(%d%d)-(%d%d)[T ](%d%d):(%d%d):(%d%d)(.*)$')
+  if not y then return nil end
+  local us = 0
+  local frac, tail = string.match(rest, '^%.(%d+)(.*)$')
+  if frac then us, rest = tonumber(string.sub(frac .. '000000', 1, 6)), tail end
+  local offset = 0
+  local sign, oh, om, os = string.match(rest, '^([+-])(%d%d):?(%d%d):?(%d*)')
+  if sign then
+    offset = tonumber(oh) * 3600 + tonumber(om) * 60 + (tonumber(os) or 0)
+    if sign == '-' then offset = -offset end
+  end
+  y, mo, d = tonumber(y), tonumber(mo), tonumber(d)
+  if mo <= 2 then y = y - 1 end  -- days from the civil date (H. Hinnant's algorithm)
+  local era = math.floor(y / 400)
+  local yoe = y - era * 400
+  local doy = math.floor((153 * ((mo + 9) % 12) + 2) / 5) + d - 1
+  local days = era * 146097 + yoe * 365 + math.floor(yoe / 4) - math.floor(yoe / 100) + doy
+  days = days - 719468
+  return ((days * 24 + tonumber(h)) * 60 + tonumber(mi)) * 60 + tonumber(s) - offset, us
+end
+"""
+
+APPEND = (
+    EPOCH
+    + """
 local idem_prefix = ARGV[3]
 if idem_prefix ~= '' then
   local previous = redis.call('GET', KEYS[4])
@@ -30,11 +63,21 @@ if idem_prefix ~= '' then
 end
 local current = redis.call('LLEN', KEYS[3])
 if current ~= tonumber(ARGV[1]) then return {'conflict', tostring(current)} end
+-- Time only moves forward in a stream: never an event dated before the stream's last one.
+-- The last record says when it was written (every record has, old ones too): O(1) to read.
+if current > 0 then
+  local last = cjson.decode(redis.call('LINDEX', KEYS[3], -1))['time']
+  local last_s, last_us = epoch(last or '')
+  local at_s, at_us = tonumber(ARGV[5]), tonumber(ARGV[6])
+  if last_s and (last_s > at_s or (last_s == at_s and last_us > at_us)) then
+    return {'backwards', last}
+  end
+end
 local n = tonumber(ARGV[2])
 local position = redis.call('INCRBY', KEYS[2], n) - n
 for i = 1, n do
   position = position + 1
-  local record = '{"position":' .. position .. ',' .. string.sub(ARGV[4 + i], 2)
+  local record = '{"position":' .. position .. ',' .. string.sub(ARGV[6 + i], 2)
   redis.call('XADD', KEYS[1], position .. '-0', 'e', record)
   redis.call('RPUSH', KEYS[3], record)
 end
@@ -46,6 +89,10 @@ end
 local triggered = redis.call('SET', KEYS[5], '1', 'NX', 'PX', 2000) and 1 or 0
 return {'ok', '{' .. result, triggered}
 """
+)
+
+
+EPOCH_START = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class IdempotencyKeyReused(Exception):
@@ -156,7 +203,14 @@ class EventStore:
                     idem_key,
                     keys.trigger(partition),
                 ],
-                args=[expected_version, len(records), idem_prefix, self.idempotency_ttl, *records],
+                args=[
+                    expected_version,
+                    len(records),
+                    idem_prefix,
+                    self.idempotency_ttl,
+                    *_epoch(now),
+                    *records,
+                ],
             )
         except RedisError as exc:
             if is_unavailable(exc):
@@ -164,6 +218,8 @@ class EventStore:
             raise
         if status == b"conflict":
             raise ConcurrencyConflict(stream_id, expected_version, int(payload))
+        if status == b"backwards":
+            raise TimeWentBackwards(stream_id, now, datetime.fromisoformat(payload.decode()))
         if status == b"duplicate":
             return _recorded(payload, duplicate=True)
         recorded = _recorded(payload, duplicate=False)
@@ -249,6 +305,12 @@ class EventStore:
             schema_version=record["schema_version"],
             event=event,
         )
+
+
+def _epoch(at: datetime) -> tuple[int, int]:
+    """Seconds and microseconds since the epoch, as the append script compares them."""
+    since = at - EPOCH_START
+    return since.days * 86400 + since.seconds, since.microseconds
 
 
 def _pair(name: str, value: str) -> str:

@@ -4,23 +4,40 @@ log through the real services, its figures are there in the projections, and it 
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
-from datetime import date
+from datetime import date, datetime
+from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import redis as redis_lib
+from rq import Queue
+from rq.serializers import JSONSerializer
 
 from coordination.bootstrap import build_services
 from coordination.config import Config
-from coordination.devtools.demo import UNCOVERED, DayNotEmpty, seed_day
+from coordination.devtools.demo import (
+    TICK_JOB,
+    UNCOVERED,
+    DayNotEmpty,
+    LaterHistory,
+    LiveWatchers,
+    TickFence,
+    report_figures,
+    seed_day,
+)
 from coordination.domain.events import IncidentEscalated
-from coordination.domain.values import Kind
+from coordination.domain.values import Kind, Status
+from coordination.projections import reports
 from coordination.store import keys
 
 P = "gangwen"
 DAY = date(2020, 2, 8)  # a Saturday of the outbreak: epidemic orders are done the same day
 NEXT = "2020-02-09"
+NEXT_DAY = date(2020, 2, 9)
 
 
 def total(counts: dict[str, int], metric: str, kind: str | None = None) -> int:
@@ -107,3 +124,94 @@ def test_a_day_with_orders_already_is_refused(redis: redis_lib.Redis, redis_url:
     with pytest.raises(DayNotEmpty, match="orders in the log"):
         seed_day(config, DAY, redis=redis)
     assert build_services(config, redis).store.head(P) == head
+
+
+def test_each_days_report_counts_what_the_summary_says_and_every_order_is_closed(
+    redis: redis_lib.Redis, redis_url: str
+) -> None:
+    config = Config(redis_url=redis_url)
+    summary = seed_day(config, DAY, redis=redis)
+    services = build_services(config, redis)
+    head = services.store.head(P)
+    tz = ZoneInfo(config.timezone)
+    assert sorted(summary.days) == [DAY.isoformat(), NEXT]  # the rest falls on the next day
+    for day in summary.days:
+        report = reports.daily_report(
+            services.reads, services.jurisdiction, P, date.fromisoformat(day),
+            datetime.now(tz), tz, min_position=head,
+        )  # fmt: skip
+        assert report_figures(report["total"]) == summary.figures(day), day
+    assert summary.open == []
+    views = list(services.reads.every_incident(P, head))
+    assert len(views) == summary.reported
+    assert {v.incident.status for v in views} == {Status.CLOSED}
+    assert services.reads.due_deadlines(P, datetime.now(tz)) == []
+
+
+def test_a_past_day_is_refused_while_live_watchers_run_on_the_data(
+    redis: redis_lib.Redis, redis_url: str
+) -> None:
+    redis.set(keys.scheduler_heartbeat(), "1", ex=60)  # as a running scheduler keeps it
+    with pytest.raises(LiveWatchers, match="--isolated"):
+        seed_day(Config(redis_url=redis_url), DAY, redis=redis)
+    assert redis.keys("{gangwen}:*") == []  # nothing written, not even the marker
+
+
+def test_a_past_day_is_refused_where_the_demos_streams_have_later_events(
+    redis: redis_lib.Redis, redis_url: str
+) -> None:
+    config = Config(redis_url=redis_url)
+    seed_day(config, NEXT_DAY, redis=redis)  # the demo's staff now have events of that day
+    head = build_services(config, redis).store.head(P)
+    with pytest.raises(LaterHistory, match="demo-yonghe-1"):
+        seed_day(config, DAY, redis=redis)
+    assert build_services(config, redis).store.head(P) == head
+    assert redis.get(keys.demo_day(P, DAY.isoformat())) is None
+
+
+def test_today_is_driven_up_to_now_and_what_is_due_later_is_left_open_and_listed(
+    redis: redis_lib.Redis, redis_url: str
+) -> None:
+    """Today at 13:00 (a clock of the test's): nothing is dated after it, and the orders whose
+    next step is later are listed with it, open."""
+    tz = ZoneInfo("Asia/Shanghai")
+    now = datetime(2020, 2, 8, 13, 0, tzinfo=tz)
+    summary = seed_day(Config(redis_url=redis_url), redis=redis, clock=lambda: now)
+    assert summary.day == DAY and summary.failures == []
+    events = build_services(Config(redis_url=redis_url), redis).store.read_partition(P, count=10**5)
+    assert max(e.time for e in events) <= now
+    assert list(summary.days) == [DAY.isoformat()]
+    assert summary.open, "a weekday afternoon with nothing in progress"
+    for order in summary.open:
+        assert order["at"] > "2020-02-08 13:00", order
+        assert order["status"] != "closed"
+    services = build_services(Config(redis_url=redis_url), redis)
+    views = list(services.reads.every_incident(P, services.store.head(P)))
+    still_open = {v.incident.id for v in views if v.incident.status is not Status.CLOSED}
+    assert still_open == {o["id"] for o in summary.open}
+
+
+def test_the_demo_holds_the_tick_slot_so_no_live_tick_runs_meanwhile(
+    redis: redis_lib.Redis, redis_url: str
+) -> None:
+    """A scheduler (tick every second) enqueues no tick while the fence is held; one queued
+    before is dropped; after it, ticks come again."""
+    env = {"PATH": str(Path(sys.executable).parent), "REDIS_URL": redis_url}
+    env["COORDINATION_TICK_SECONDS"] = "1"
+    queue = Queue("coordination", connection=redis, serializer=JSONSerializer)
+    queue.enqueue(TICK_JOB)
+    scheduler = subprocess.Popen(
+        [str(Path(sys.executable).parent / "coordination"), "scheduler"], env=env
+    )
+    try:
+        with TickFence(redis, "coordination"):
+            assert queue.get_job_ids() == []  # the queued tick was dropped
+            time.sleep(2.5)
+            assert queue.get_job_ids() == []  # and none came while the demo held the slot
+        deadline = time.monotonic() + 10
+        while not queue.get_job_ids():
+            assert time.monotonic() < deadline, "no tick after the fence"
+            time.sleep(0.1)
+    finally:
+        scheduler.terminate()
+        scheduler.wait(10)

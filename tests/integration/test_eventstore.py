@@ -14,6 +14,7 @@ import pytest
 import redis as redis_lib
 from redis.crc import key_slot
 
+from coordination.domain.errors import TimeWentBackwards
 from coordination.domain.events import (
     IncidentClosed,
     IncidentDispatched,
@@ -566,3 +567,121 @@ def test_a_current_record_written_by_hand_reads_back_unchanged(redis: redis_lib.
     assert event.event == NoteAdded(text="t", author="a")
     assert event.schema_version == 2
     assert calls == []
+
+
+# --- time only moves forward in a stream --------------------------------------------------
+
+
+def test_an_event_dated_before_its_streams_last_event_is_refused_and_writes_nothing(
+    redis: redis_lib.Redis,
+) -> None:
+    store = EventStore(redis)
+    store.append(P, "i-1", 0, command(2), actor="op", now=NOW)
+    log_before = redis.xrange(keys.log(P))
+    stream_before = redis.lrange(keys.stream(P, "i-1"), 0, -1)
+    head_before = redis.get(keys.head(P))
+    # the same instant in another offset is not earlier; a microsecond before is
+    earlier = (NOW - timedelta(microseconds=1)).astimezone(UTC)
+    with pytest.raises(TimeWentBackwards) as refused:
+        store.append(
+            P,
+            "i-1",
+            2,
+            [IncidentClosed(note="x")],
+            actor="op",
+            now=earlier,
+            idempotency=Idempotency("op", "k-1", "h"),
+        )
+    assert (refused.value.stream, refused.value.at, refused.value.last) == ("i-1", earlier, NOW)
+    assert "time only moves forward" in refused.value.message
+    assert NOW.isoformat() in refused.value.message
+    # nothing was written: not the log, the head, the stream nor the idempotency key
+    assert redis.xrange(keys.log(P)) == log_before
+    assert redis.lrange(keys.stream(P, "i-1"), 0, -1) == stream_before
+    assert redis.get(keys.head(P)) == head_before
+    assert redis.get(keys.idempotency(P, "op", "k-1")) is None
+    # the same instant (written in UTC) and anything later are accepted
+    rec = store.append(P, "i-1", 2, [IncidentClosed(note="y")], actor="op", now=NOW.astimezone(UTC))
+    assert at(rec) == ("i-1", 3, 3, False)
+    later = NOW + timedelta(days=400, microseconds=7)
+    assert store.append(P, "i-1", 3, [IncidentClosed(note="z")], actor="op", now=later).version == 4
+    with pytest.raises(TimeWentBackwards):
+        store.append(P, "i-1", 4, [IncidentClosed(note="w")], actor="op", now=later - HOUR)
+    assert [e.time for e in store.read_stream(P, "i-1")] == [NOW, NOW, NOW, later]
+
+
+HOUR = timedelta(hours=1)
+
+
+@pytest.mark.parametrize(
+    "last",
+    [
+        "2024-03-01T09:30:00+08:00",  # no fraction (isoformat leaves it out at .000000)
+        "2024-03-01T01:30:00.000001+00:00",
+        "2024-02-29T20:29:59.5-05:00",  # a short fraction, a negative offset, a leap day
+        "1969-12-31T23:59:59.999999+00:00",  # before the epoch
+    ],
+)
+def test_the_script_reads_the_last_events_time_in_any_form_python_writes(
+    redis: redis_lib.Redis, last: str
+) -> None:
+    """A stream written before the check existed (by hand here) is checked by its last record."""
+    record = raw_record(1, "n-1", 1, 2, {"text": "t", "author": "a"}).replace(
+        json.dumps(NOW.isoformat()), json.dumps(last)
+    )
+    redis.xadd(keys.log(P), {"e": record}, id="1-0")
+    redis.rpush(keys.stream(P, "n-1"), record)
+    redis.set(keys.head(P), 1)
+    store = EventStore(redis, note_mapper([]))
+    when = datetime.fromisoformat(last)
+    with pytest.raises(TimeWentBackwards):
+        store.append(P, "n-1", 1, [NoteAdded("x", "y")], actor="op", now=when - MICRO)
+    assert redis.llen(keys.stream(P, "n-1")) == 1
+    assert store.append(P, "n-1", 1, [NoteAdded("x", "y")], actor="op", now=when).version == 2
+
+
+MICRO = timedelta(microseconds=1)
+
+
+def test_concurrent_appends_on_many_streams_keep_working_with_the_time_check(
+    redis: redis_lib.Redis, redis_url: str
+) -> None:
+    """Writers racing on shared streams, each with a clock that only moves forward: every
+    append either lands or loses a version race, none is refused for its time, and each
+    stream's times never go backwards."""
+    streams = [f"s-{n}" for n in range(4)]
+    base = datetime(2024, 3, 1, tzinfo=UTC)
+    tick = iter(range(10**9))
+    lock = threading.Lock()
+    refused: list[Exception] = []
+
+    def clock() -> datetime:
+        with lock:  # one clock for all writers, as the services share one
+            return base + timedelta(microseconds=next(tick))
+
+    def write(n: int) -> None:
+        store = EventStore(client(redis_url))
+        for i in range(60):
+            stream = streams[(n + i) % len(streams)]
+            while True:
+                version = store.versions(P, [stream])[0]
+                try:
+                    store.append(P, stream, version, command(1), actor=f"w{n}", now=clock())
+                    break
+                except ConcurrencyConflict:
+                    continue
+                except TimeWentBackwards as exc:  # noqa: PERF203 - must never happen here
+                    refused.append(exc)
+                    break
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert refused == []
+    store = EventStore(redis)
+    assert sum(len(store.read_stream(P, s)) for s in streams) == 240 == store.head(P)
+    for stream in streams:
+        times = [e.time for e in store.read_stream(P, stream)]
+        assert times == sorted(times)
