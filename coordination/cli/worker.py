@@ -38,6 +38,16 @@ class Worker(SimpleWorker):
         self.stopping = True
         super().request_stop(signum, frame)
 
+    def unsubscribe(self) -> None:
+        """RQ's, with a bounded wait. RQ polls its pubsub thread every 60 s, and redis-py 8's
+        ``PubSubWorkerThread.stop()`` joins that thread without a timeout: a stop that caught
+        it between two polls (unsubscribed, waiting to be subscribed again) sat out the 60 s
+        (seen under load: a SIGTERMed worker still up 15 s later). The thread is a daemon."""
+        if self.pubsub_thread:
+            self.pubsub.unsubscribe()
+            self.pubsub_thread._running.clear()  # what stop() does, without its join
+            self.pubsub_thread.join(timeout=1)
+
 
 def setup_logging(config: Config, verbose: bool = False) -> str:
     """Log to stderr at ``config.log_level`` (INFO with ``verbose``); the level's name."""
