@@ -19,7 +19,7 @@ import logging
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Response, current_app, render_template, request
+from flask import Response, current_app, g, render_template, request
 from flask.views import MethodView
 from flask_smorest import abort
 
@@ -133,6 +133,7 @@ class Stream(MethodView):
                 message="Unknown or revoked token.",
                 errors={"query": {"token": ["Unknown or revoked token."]}},
             )
+        g.token = token  # as authenticate() keeps a bearer token: for the log line
         hub = streams_of(current_app)
         stream_id, refused = hub.admit(token)
         if refused:

@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import re
 import uuid
-from typing import Any
 
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Response, g, request
 
 from coordination.store.tokens import PREFIX
 
@@ -55,19 +54,7 @@ def _hand_over(response: Response) -> Response:
     environ = request.environ
     response.headers[HEADER] = environ[REQUEST_ID]
     environ[ROUTE] = request.url_rule.rule if request.url_rule is not None else None
-    token = g.get("token") or _query_token(response)
+    token = g.get("token")
     if token is not None:
         environ[TOKEN_ID] = token.id
     return response
-
-
-def _query_token(response: Response) -> Any:
-    """The token of a request that took it as ``?token=`` (the dashboard stream, whose view
-    does not keep it in ``g``), looked up once more only when it was accepted."""
-    secret = request.args.get("token", "").strip()
-    if not secret or response.status_code >= 400:
-        return None
-    try:
-        return current_app.extensions["coordination"].tokens.lookup(secret)
-    except Exception:  # noqa: BLE001 - a field of the log line never fails the answer
-        return None

@@ -8,13 +8,15 @@ synchronously before a read (``http.get`` does this). Nothing here mocks Redis.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import redis as redis_lib
 from flask import Flask
 from flask.testing import FlaskClient
+from worker import RqWorker
 
 from coordination.api.app import create_app
 from coordination.config import Config
@@ -304,3 +306,27 @@ def prepare(http: Http, report_body: Callable[..., dict[str, Any]]) -> Callable[
         raise ValueError(f"no such state: {state}")
 
     return at
+
+
+@pytest.fixture
+def worker(redis: redis_lib.Redis, redis_url: str, tmp_path: Path) -> Iterator[RqWorker]:
+    """A real ``rq worker`` subprocess draining the application's queue, one per test.
+
+    SimpleWorker, not the default worker: RQ 3's default worker spawns a fresh Python for every
+    job (posix_spawn + setpgroup), so each catch-up pays for importing and building the
+    services again: about 80-100 ms a job against about 10 ms here, and a process group of its
+    own per job that teardown would have to hunt down. SimpleWorker runs the job in the worker
+    process itself (one process, one group, killed with one killpg).
+
+    One per test, started after the ``redis`` fixture has flushed the server: a worker does
+    survive FLUSHALL, but a catch-up still running from the previous test could then write its
+    checkpoint into this test's emptied keyspace. Killing the worker (SIGKILL, reaped) before
+    the next flush rules that out, at the cost of ~0.3 s of start-up per test.
+    """
+    started = RqWorker(redis_url, Config().queue, tmp_path / "worker.log").start()
+    try:
+        yield started
+        failed = started.failed_jobs()
+        assert not failed, f"jobs failed on the worker: {failed}\n{started.log_tail()}"
+    finally:
+        started.close()

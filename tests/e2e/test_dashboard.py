@@ -18,8 +18,6 @@ Monday 2026-03-02 (a working day; an epidemic order is done by 03-03 00:00):
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -44,8 +42,6 @@ from people import (
 )
 from worker import RqWorker
 
-from coordination.config import Config
-
 MONDAY = "2026-03-02"
 
 
@@ -62,16 +58,6 @@ def app(redis_url: str, redis: redis_lib.Redis, clock: Clock) -> Flask:
 @pytest.fixture
 def api(app: Flask, tokens: dict[str, str]) -> Api:
     return Api(app, tokens)
-
-
-@pytest.fixture
-def worker(redis: redis_lib.Redis, redis_url: str, tmp_path: Path) -> Iterator[RqWorker]:
-    started = RqWorker(redis_url, Config().queue, tmp_path / "worker.log").start()
-    try:
-        yield started
-        assert not started.failed_jobs(), started.log_tail()
-    finally:
-        started.close()
 
 
 def monday(api: Api, clock: Clock) -> dict[str, str]:

@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis as redis_lib
 from flask import Flask
 from flask.testing import FlaskClient
 from people import D, report_body
@@ -32,7 +31,6 @@ from worker import RqWorker
 
 from coordination.api.dashboard_page import ON_TIME_TARGET, SATISFACTION_TARGET
 from coordination.api.streams import POLL_SECONDS, streams_stop
-from coordination.config import Config
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -76,16 +74,6 @@ def base_url(app: Flask) -> Iterator[str]:
         server.shutdown()
         thread.join(10)
         time.sleep(POLL_SECONDS * 2)
-
-
-@pytest.fixture
-def worker(redis: redis_lib.Redis, redis_url: str, tmp_path: Path) -> Iterator[RqWorker]:
-    started = RqWorker(redis_url, Config().queue, tmp_path / "worker.log").start()
-    try:
-        yield started
-        assert not started.failed_jobs(), started.log_tail()
-    finally:
-        started.close()
 
 
 def post(base_url: str, secret: str, path: str, body: dict[str, Any]) -> dict[str, Any]:

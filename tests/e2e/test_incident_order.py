@@ -11,9 +11,7 @@ the test clock is set back and forth between reports: log order and report order
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,11 +21,9 @@ from flask import Flask
 from people import ADMIN, CHENQIAO, DISTRICT, HC, SHANGHAI, Api, D, at, make_app, report_body
 from worker import RqWorker
 
-from coordination.config import Config
 from coordination.projections import reports, views
 from coordination.store import keys
 
-QUEUE = Config().queue
 START = at(2026, 3, 2, 9, 0)
 # Minutes after START of each report, in the order they are made: back and forth, with ties.
 OFFSETS = [60, 0, 120, 0, 90, 30, -60, 120, 45, 0, 60, 15, -30]
@@ -46,18 +42,6 @@ def app(redis_url: str, redis: redis_lib.Redis, clock: Clock) -> Flask:
 @pytest.fixture
 def api(app: Flask, tokens: dict[str, str]) -> Api:
     return Api(app, tokens)
-
-
-@pytest.fixture
-def worker(redis: redis_lib.Redis, redis_url: str, tmp_path: Path) -> Iterator[RqWorker]:
-    """A real ``rq worker`` (SimpleWorker) projecting every append, one per test."""
-    started = RqWorker(redis_url, QUEUE, tmp_path / "worker.log").start()
-    try:
-        yield started
-        failed = started.failed_jobs()
-        assert not failed, f"jobs failed on the worker: {failed}\n{started.log_tail()}"
-    finally:
-        started.close()
 
 
 def report_at(api: Api, clock: Clock, moment: datetime) -> tuple[str, int]:

@@ -16,9 +16,8 @@ import json
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -43,36 +42,11 @@ HB = "handler@gangwen/binjiang"
 FL = "field@gangwen/chenqiao/lidu"
 FH = "field@gangwen/chenqiao/huaqiao"
 
-QUEUE = Config().queue
 RESOLVE = {"summary": "已上门处理", "signed_off_by": "负责同志"}
 START = datetime(2020, 2, 10, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 
 
 # --- fixtures and helpers ---------------------------------------------------------------------
-
-
-@pytest.fixture
-def worker(redis: redis_lib.Redis, redis_url: str, tmp_path: Path) -> Iterator[RqWorker]:
-    """A real ``rq worker`` subprocess draining the application's queue, one per test.
-
-    SimpleWorker, not the default worker: RQ 3's default worker spawns a fresh Python for every
-    job (posix_spawn + setpgroup), so each catch-up pays for importing and building the
-    services again: about 80-100 ms a job against about 10 ms here, and a process group of its
-    own per job that teardown would have to hunt down. SimpleWorker runs the job in the worker
-    process itself (one process, one group, killed with one killpg).
-
-    One per test, started after the ``redis`` fixture has flushed the server: a worker does
-    survive FLUSHALL, but a catch-up still running from the previous test could then write its
-    checkpoint into this test's emptied keyspace. Killing the worker (SIGKILL, reaped) before
-    the next flush rules that out, at the cost of ~0.3 s of start-up per test.
-    """
-    started = RqWorker(redis_url, QUEUE, tmp_path / "worker.log").start()
-    try:
-        yield started
-        failed = started.failed_jobs()
-        assert not failed, f"jobs failed on the worker: {failed}\n{started.log_tail()}"
-    finally:
-        started.close()
 
 
 def ticking_clock() -> Clock:

@@ -16,8 +16,7 @@ are ordinary working weeks. A deadline is the end of a day: the midnight that st
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -50,12 +49,8 @@ from people import (
 )
 from worker import RqWorker
 
-from coordination.config import Config
 from coordination.domain.deadlines import DeadlineKind
 from coordination.projections.views import View
-
-QUEUE = Config().queue
-
 
 # --- fixtures -------------------------------------------------------------------------------
 
@@ -70,19 +65,6 @@ def app(redis_url: str, redis: redis_lib.Redis, clock: Clock) -> Flask:
     """The application on the session's emptied server, reading the test's clock (this
     overrides conftest's ``app``, so its ``tokens`` are made here too)."""
     return make_app(redis_url, redis, clock)
-
-
-@pytest.fixture
-def worker(redis: redis_lib.Redis, redis_url: str, tmp_path: Path) -> Iterator[RqWorker]:
-    """A real ``rq worker`` (SimpleWorker) draining the application's queue, one per test,
-    started after the server was emptied and killed before the next test empties it."""
-    started = RqWorker(redis_url, QUEUE, tmp_path / "worker.log").start()
-    try:
-        yield started
-        failed = started.failed_jobs()
-        assert not failed, f"jobs failed on the worker: {failed}\n{started.log_tail()}"
-    finally:
-        started.close()
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import redis as redis_lib
+from clock import Clock
 
 from coordination.api.app import create_app
 from coordination.config import Config
@@ -16,19 +17,12 @@ from coordination.domain.access import Role
 T = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # a Monday, 10:00 in Beijing
 
 
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 def test_a_write_dated_before_the_incidents_last_event_is_a_409_and_writes_nothing(
     redis_url: str,
     redis: redis_lib.Redis,
     expect_error: Callable[..., dict[str, Any]],
     log_len: Callable[[], tuple[int, int]],
+    report_body: Callable[..., dict[str, Any]],
 ) -> None:
     clock = Clock(T)
     app = create_app(Config(redis_url=redis_url), redis=redis, clock=clock)
@@ -36,13 +30,7 @@ def test_a_write_dated_before_the_incidents_last_event_is_a_409_and_writes_nothi
     tokens = app.extensions["coordination"].tokens
     dispatcher = {"Authorization": "Bearer " + tokens.create(Role.DISPATCHER, "gangwen", "d")[0]}
     handler = {"Authorization": "Bearer " + tokens.create(Role.HANDLER, "gangwen/chenqiao", "h")[0]}
-    body = {
-        "kind": "work_order",
-        "category": "consultation",
-        "title": "路灯不亮",
-        "place": "丽都",
-        "reporter": {"name": "张三", "phone": "13812345678"},
-    }
+    body = report_body(title="路灯不亮", epidemic=False)
     created = client.post("/incidents", json=body, headers=dispatcher)
     assert created.status_code == 201, created.get_json()
     incident = created.get_json()["id"]
