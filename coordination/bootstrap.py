@@ -16,6 +16,7 @@ from coordination.domain.units import Jurisdiction
 from coordination.handlers.base import Clock
 from coordination.handlers.incidents import IncidentHandler
 from coordination.handlers.staff import StaffHandler
+from coordination.handlers.supplies import CatalogueHandler, SupplyHandler
 from coordination.handlers.watchers import Watchers
 from coordination.projections.projector import Projector
 from coordination.projections.reads import ReadModels
@@ -39,6 +40,7 @@ class Services:
     staff: StaffHandler
     watchers: Watchers
     calendar: WorkingCalendar
+    supplies: SupplyHandler  # each unit's ledger; its ``catalogue`` handler is the district's
 
     def calendar_warnings(self) -> list[str]:
         """The years, this one or the next, that the working-day calendar lacks."""
@@ -75,12 +77,15 @@ def build_services(
     trigger = CatchUpTrigger(redis, config.queue)
     clock = clock or utcnow
     staff = StaffHandler(store, jurisdiction, clock, on_append=trigger)
+    catalogue = CatalogueHandler(store, jurisdiction, clock, on_append=trigger)
+    supplies = SupplyHandler(catalogue, store, jurisdiction, clock, on_append=trigger)
     incidents = IncidentHandler(
         store,
         jurisdiction,
         clock,
         staff,
         roster=reads,
+        supplies=supplies,
         timezone=config.timezone,
         leases=leases,
         deadlines=deadlines,
@@ -105,6 +110,7 @@ def build_services(
         staff,
         Watchers(incidents, reads),
         calendar,
+        supplies,
     )
 
 

@@ -27,6 +27,8 @@ def create_app(
         outage,
         reports,
         staff,
+        supplies,
+        supplies_reads,
         units,
     )
 
@@ -65,6 +67,8 @@ def create_app(
         dashboard.blp,
         dashboard_page.blp,
         reports.blp,
+        supplies.blp,
+        supplies_reads.blp,
     ):
         api.register_blueprint(blueprint)
     docs.register(app)

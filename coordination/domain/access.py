@@ -37,6 +37,9 @@ class Action(StrEnum):
     READ_ASSIGNMENTS = "read_assignments"  # what one holds (/me/assignments): staff only
     READ_REPORT = "read_report"  # the district's daily report (日报)
     SEE_PERSONAL_DATA = "see_personal_data"  # residents' names, phones, addresses unmasked
+    MANAGE_CATALOGUE = "manage_catalogue"  # the supplies catalogue: admins
+    KEEP_BOOKS = "keep_books"  # donations, transfers and stock-takes of the unit's ledger
+    POST_NEED = "post_need"  # a plea for supplies (求助), and closing it
 
 
 PERMISSIONS: dict[Role, frozenset[Action]] = {
@@ -63,6 +66,8 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
             Action.RELEASE_ANY,
             Action.RESOLVE_FOR_UNIT,
             Action.SEE_PERSONAL_DATA,
+            Action.KEEP_BOOKS,
+            Action.POST_NEED,
         }
     ),
     Role.FIELD: frozenset(
@@ -99,10 +104,26 @@ COMMANDS: dict[type, Action] = {
     c.DeactivateStaff: Action.MANAGE_STAFF,
     c.ScheduleShift: Action.MANAGE_STAFF,
     c.CancelShift: Action.MANAGE_STAFF,
+    c.AddCatalogueItem: Action.MANAGE_CATALOGUE,
+    c.ReceiveDonation: Action.KEEP_BOOKS,
+    c.CorrectDonation: Action.KEEP_BOOKS,
+    c.DispatchTransfer: Action.KEEP_BOOKS,
+    c.ReceiveTransfer: Action.KEEP_BOOKS,
+    c.TakeStock: Action.KEEP_BOOKS,
+    c.PostNeed: Action.POST_NEED,
+    c.CloseNeed: Action.POST_NEED,
 }
 
+# Commands no actor gives: a delivery order's own command (hand down, claim, resolve…) asks them
+# of the ledgers, authorized as that command.
+DRAWN: frozenset[type] = frozenset({c.ReserveSupplies, c.ReleaseSupplies, c.IssueSupplies})
+
 # How a refusal names an action, where its value does not read well.
-_SAID = {Action.READ_REPORT: "read the daily report"}
+_SAID = {
+    Action.READ_REPORT: "read the daily report",
+    Action.KEEP_BOOKS: "keep a unit's supplies books",
+    Action.POST_NEED: "post a plea for supplies",
+}
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,13 @@ from datetime import datetime
 
 from coordination.domain.deadlines import DeadlineKind
 from coordination.domain.values import (
+    Cash,
+    CatalogueItem,
     Category,
     Contact,
+    Donor,
     Kind,
+    Line,
     Priority,
     Satisfaction,
     StaffKind,
@@ -34,6 +38,7 @@ class ReportIncident:
     category: Category | None = None
     items: tuple[SupplyItem, ...] = ()
     person: Contact | None = None
+    home_quarantine: bool = False  # a delivery to a household under home quarantine (居家隔离)
     on_duty: tuple[str, ...] | None = None  # who is on duty at the place now, if looked up
 
 
@@ -66,7 +71,8 @@ class ClaimIncident:
 
 @dataclass(frozen=True)
 class TakeOverClaim:
-    """A trained colleague takes a claimed quarantine visit over from its holder."""
+    """A trained colleague takes claimed risky work (a quarantine visit, a delivery to a
+    quarantined household) over from its holder."""
 
     holder: str
 
@@ -171,3 +177,111 @@ class CancelShift:
 
 
 StaffCommand = RegisterStaff | UpdateStaff | DeactivateStaff | ScheduleShift | CancelShift
+
+
+# --- supplies -----------------------------------------------------------------------------
+# A unit's ledger (物资台账) is one stream per unit; the catalogue is one stream per district.
+
+
+@dataclass(frozen=True)
+class AddCatalogueItem:
+    item: CatalogueItem
+
+
+@dataclass(frozen=True)
+class ReceiveDonation:
+    """A donation (捐赠) received by ``unit``; the ledger issues its receipt number."""
+
+    unit: str
+    donor: Donor
+    received_by: str
+    items: tuple[Line, ...] = ()
+    cash: Cash | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class CorrectDonation:
+    """A compensating entry: the donation as it should have been recorded, and why."""
+
+    receipt: str
+    reason: str
+    items: tuple[Line, ...] = ()
+    cash: Cash | None = None
+
+
+@dataclass(frozen=True)
+class DispatchTransfer:
+    """Send supplies down the tree (or back up): they are in transit until received."""
+
+    to_unit: str
+    items: tuple[Line, ...]
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class ReceiveTransfer:
+    """The receiver counts what arrived; less than was sent records the loss, with a reason."""
+
+    transfer_id: str
+    received: tuple[Line, ...] | None = None  # None: all that was sent
+    loss_reason: str = ""
+
+
+@dataclass(frozen=True)
+class PostNeed:
+    """A plea (求助): what the unit lacks."""
+
+    items: tuple[Line, ...]
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class CloseNeed:
+    need_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class TakeStock:
+    """A stock-take (盘点): the count found; any difference is written off with the reason."""
+
+    item: str
+    counted: int
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class ReserveSupplies:
+    """Promise stock to a delivery order: the log decides who gets the last box."""
+
+    incident_id: str
+    items: tuple[Line, ...]
+
+
+@dataclass(frozen=True)
+class ReleaseSupplies:
+    incident_id: str
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class IssueSupplies:
+    """A delivery is done: what it reserved (or, unreserved, what it names) leaves the stock."""
+
+    incident_id: str
+    items: tuple[Line, ...]
+
+
+SupplyCommand = (
+    ReceiveDonation
+    | CorrectDonation
+    | DispatchTransfer
+    | ReceiveTransfer
+    | PostNeed
+    | CloseNeed
+    | TakeStock
+    | ReserveSupplies
+    | ReleaseSupplies
+    | IssueSupplies
+)

@@ -9,9 +9,13 @@ from datetime import datetime
 from coordination.domain.deadlines import DeadlineKind, Deadlines
 from coordination.domain.units import Level
 from coordination.domain.values import (
+    Cash,
+    CatalogueItem,
     Category,
     Contact,
+    Donor,
     Kind,
+    Line,
     Priority,
     Satisfaction,
     StaffKind,
@@ -37,6 +41,7 @@ class IncidentReported:
     category: Category | None = None
     items: tuple[SupplyItem, ...] = ()
     person: Contact | None = None
+    home_quarantine: bool = False
 
 
 @dataclass(frozen=True)
@@ -219,4 +224,136 @@ STAFF_EVENT_TYPES: tuple[type, ...] = (
     StaffDeactivated,
     ShiftScheduled,
     ShiftCancelled,
+)
+
+# --- supplies -----------------------------------------------------------------------------
+# Each event lives in the stream of the one unit whose books it changes (or the catalogue's),
+# so a unit's ledger folds from its own stream; a move between two units is two events in one
+# atomic append.
+
+
+@dataclass(frozen=True)
+class CatalogueItemAdded:
+    item: CatalogueItem
+
+
+@dataclass(frozen=True)
+class DonationReceived:
+    receipt: str  # 受赠编号
+    unit: str
+    donor: Donor
+    received_by: str
+    items: tuple[Line, ...] = ()
+    cash: Cash | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class DonationCorrected:
+    """The donation as it should have been recorded: the ledger counts the difference."""
+
+    receipt: str
+    reason: str
+    items: tuple[Line, ...] = ()
+    cash: Cash | None = None
+
+
+@dataclass(frozen=True)
+class TransferDispatched:
+    transfer_id: str
+    from_unit: str
+    to_unit: str
+    items: tuple[Line, ...]
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class TransferReceived:
+    """In the receiver's ledger: what arrived."""
+
+    transfer_id: str
+    from_unit: str
+    items: tuple[Line, ...]
+
+
+@dataclass(frozen=True)
+class TransferSettled:
+    """In the sender's ledger, with the receipt: no longer in transit; a shortfall is lost."""
+
+    transfer_id: str
+    to_unit: str
+    received: tuple[Line, ...]
+    lost: tuple[Line, ...] = ()
+    loss_reason: str = ""
+
+
+@dataclass(frozen=True)
+class NeedPosted:
+    need_id: str
+    unit: str
+    items: tuple[Line, ...]
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class NeedClosed:
+    need_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class StockTaken:
+    item: str
+    recorded: int
+    counted: int
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class SuppliesReserved:
+    incident_id: str
+    items: tuple[Line, ...]
+
+
+@dataclass(frozen=True)
+class ReservationReleased:
+    incident_id: str
+    items: tuple[Line, ...]
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class SuppliesIssued:
+    incident_id: str
+    items: tuple[Line, ...]
+
+
+SupplyEvent = (
+    CatalogueItemAdded
+    | DonationReceived
+    | DonationCorrected
+    | TransferDispatched
+    | TransferReceived
+    | TransferSettled
+    | NeedPosted
+    | NeedClosed
+    | StockTaken
+    | SuppliesReserved
+    | ReservationReleased
+    | SuppliesIssued
+)
+
+SUPPLY_EVENT_TYPES: tuple[type, ...] = (
+    CatalogueItemAdded,
+    DonationReceived,
+    DonationCorrected,
+    TransferDispatched,
+    TransferReceived,
+    TransferSettled,
+    NeedPosted,
+    NeedClosed,
+    StockTaken,
+    SuppliesReserved,
+    ReservationReleased,
+    SuppliesIssued,
 )

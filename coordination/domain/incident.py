@@ -80,6 +80,7 @@ class Incident:
     items: tuple[SupplyItem, ...] = ()
     reporter: Contact | None = None
     person: Contact | None = None
+    home_quarantine: bool = False
     unit: str = ""
     district: str = ""
     return_reason: str = ""
@@ -93,6 +94,16 @@ class Incident:
     breached: tuple[DeadlineKind, ...] = ()
     escalated_to: str = ""
     on_duty: tuple[str, ...] = ()
+
+    @property
+    def risky(self) -> bool:
+        """Risky work, for trained staff only: a quarantine visit, or a delivery to a household
+        under home quarantine."""
+        return is_risky(self.kind, self.home_quarantine)
+
+
+def is_risky(kind: Kind | None, home_quarantine: bool) -> bool:
+    return kind is Kind.QUARANTINE_VISIT or (kind is Kind.SUPPLY_DELIVERY and home_quarantine)
 
 
 def fold(events: Iterable[Event], state: Incident | None = None) -> Incident:
@@ -147,6 +158,11 @@ def _report(command: ReportIncident, state: Incident, ctx: Context) -> list[Even
         raise DomainError("a supply delivery lists at least one item", field="items")
     if command.kind is Kind.QUARANTINE_VISIT and command.person is None:
         raise DomainError("a quarantine visit names the person under quarantine", field="person")
+    if command.home_quarantine and command.kind is not Kind.SUPPLY_DELIVERY:
+        raise DomainError(
+            "home_quarantine marks a supply delivery to a quarantined household",
+            field="home_quarantine",
+        )
     if command.kind is Kind.WORK_ORDER and command.category is None:
         raise DomainError("a work order has a category", field="category")
     if command.kind is Kind.NIGHT_EMERGENCY and place_unit.level is Level.COMMUNITY:
@@ -168,6 +184,7 @@ def _report(command: ReportIncident, state: Incident, ctx: Context) -> list[Even
         category=command.category,
         items=command.items,
         person=command.person,
+        home_quarantine=command.home_quarantine,
     )
     deadlines = ctx.deadlines_on_dispatch(command.kind, target.level, command.epidemic)
     on_duty = command.on_duty or ()
@@ -234,8 +251,12 @@ def _claim(command: ClaimIncident, state: Incident, ctx: Context) -> list[Event]
 @_decide.register
 def _take_over(command: TakeOverClaim, state: Incident, ctx: Context) -> list[Event]:
     _require(state, "take over", Status.CLAIMED)
-    if state.kind is not Kind.QUARANTINE_VISIT:
-        raise NotAllowed("only a quarantine visit is taken over; release it instead", "kind")
+    if not state.risky:
+        raise NotAllowed(
+            "only risky work (a quarantine visit, a delivery to a quarantined household) is "
+            "taken over; release it instead",
+            "kind",
+        )
     if command.holder == state.holder:
         raise DomainError(f"{command.holder} holds it already", field="holder")
     expires = ctx.clock() + ctx.leases.for_kind(state.kind)
@@ -378,6 +399,7 @@ def _(event: IncidentReported, state: Incident) -> Incident:
         items=event.items,
         reporter=event.reporter,
         person=event.person,
+        home_quarantine=event.home_quarantine,
         unit=event.district,
         district=event.district,
     )

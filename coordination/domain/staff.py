@@ -277,15 +277,24 @@ def coverage(members: Iterable[StaffMember], unit: str, start: datetime, end: da
     return Coverage(tuple(covered), tuple(gaps))
 
 
-def check_may_take(member: StaffMember | None, kind: Kind) -> None:
-    """Raise unless ``member`` may claim work of ``kind``: quarantine visits need training."""
+def check_may_take(member: StaffMember | None, kind: Kind, home_quarantine: bool = False) -> None:
+    """Raise unless ``member`` may claim work of ``kind``: risky work (a quarantine visit, a
+    delivery to a household under home quarantine) needs training."""
     if member is None or not member.id:
         raise NotAllowed("not a registered staff member", field="holder")
     if not member.active:
         raise NotAllowed(f"{member.name} ({member.id}) is deactivated", field="holder")
-    if kind is Kind.QUARANTINE_VISIT and not member.quarantine_trained:
+    if member.quarantine_trained:
+        return
+    if kind is Kind.QUARANTINE_VISIT:
         raise NotAllowed(
             f"a quarantine visit needs someone trained for it; {member.name} is not",
+            field="holder",
+        )
+    if kind is Kind.SUPPLY_DELIVERY and home_quarantine:
+        raise NotAllowed(
+            "a delivery to a household under home quarantine (居家隔离) is risky work and "
+            f"needs someone trained for it; {member.name} is not",
             field="holder",
         )
 
@@ -299,10 +308,13 @@ class Work(Protocol):
     @property
     def unit(self) -> str: ...
 
+    @property
+    def home_quarantine(self) -> bool: ...
+
 
 def check_may_work_on(member: StaffMember | None, incident: Work) -> None:
     """A claim needs an active staff member of the order's own community, trained for it if
     the work is risky; raise NotAllowed saying why not."""
-    check_may_take(member, incident.kind or Kind.WORK_ORDER)
+    check_may_take(member, incident.kind or Kind.WORK_ORDER, incident.home_quarantine)
     if member is not None and member.unit != incident.unit:
         raise NotAllowed(f"{member.id} works at {member.unit}, not {incident.unit}", "holder")

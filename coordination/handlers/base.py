@@ -3,7 +3,7 @@ the expected version, and give a retry the first result under its idempotency ke
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -18,6 +18,7 @@ from coordination.store.eventstore import (
     Idempotency,
     Recorded,
     StoredEvent,
+    Write,
 )
 
 Clock = Callable[[], datetime]
@@ -36,6 +37,18 @@ class VersionMismatch(Exception):
         super().__init__(f"incident is at version {actual}, not the expected {expected}")
         self.expected = expected
         self.actual = actual
+
+
+class Raced(Exception):
+    """Another stream written with the aggregate's (a ledger) moved since it was read: the
+    command is decided again on the new state."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(f"{stream} moved while the command was decided")
+        self.stream = stream
+
+
+RACE_ATTEMPTS = 200  # each lost race means another writer won: a bounded number in practice
 
 
 def check_version(expected: int | None, actual: int) -> None:
@@ -92,8 +105,13 @@ class Handler(Generic[S, W]):
         if replay := self._earlier(partition, idempotency):
             return replay
         try:
+            for _ in range(RACE_ATTEMPTS - 1):
+                try:
+                    return attempt()
+                except Raced:
+                    continue
             return attempt()
-        except (DomainError, VersionMismatch):
+        except (DomainError, VersionMismatch, Raced):
             if replay := self._earlier(partition, idempotency):
                 return replay
             raise
@@ -108,26 +126,32 @@ class Handler(Generic[S, W]):
         actor: Actor,
         now: datetime,
         idempotency: Idempotency | None,
+        also: Sequence[Write] = (),
+        retry: bool = False,
     ) -> W:
-        """Append a command's events at the version they were decided on, start a catch-up of
-        the partition if none is pending, and fold the result; a lost race is a
-        ``VersionMismatch``, a duplicate key the first result."""
+        """Append a command's events at the version they were decided on (with ``also``, the
+        events it writes to other streams, in the same atomic append), start a catch-up of the
+        partition if none is pending, and fold the result; a lost race is a
+        ``VersionMismatch`` (``Raced`` if another stream moved, or with ``retry``: a command
+        that no client pinned to a version is decided again), a duplicate key the first
+        result."""
         try:
-            recorded: Recorded = self.store.append(
+            recorded: Recorded = self.store.append_many(
                 partition,
-                stream,
-                version,
-                events,
+                [Write(stream, version, events), *also],
                 actor=actor.subject,
                 now=now,
                 idempotency=idempotency,
             )
         except ConcurrencyConflict as conflict:
             instruments.VERSION_CONFLICTS.labels("append").inc()
+            if retry or conflict.stream != stream:
+                raise Raced(conflict.stream) from None
             raise VersionMismatch(conflict.expected, conflict.actual) from None
         if not recorded.duplicate:
             instruments.APPENDS.labels(partition).inc()
-            instruments.EVENTS_APPENDED.labels(partition).inc(len(recorded.events))
+            appended = len(recorded.events) + len(recorded.others)
+            instruments.EVENTS_APPENDED.labels(partition).inc(appended)
         if recorded.triggered and self.on_append is not None:
             self.on_append(partition)
         if recorded.duplicate:

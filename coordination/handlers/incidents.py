@@ -21,6 +21,7 @@ from coordination.domain.values import Kind
 from coordination.handlers import base
 from coordination.handlers.base import Clock, Handler, NotFound, VersionMismatch, check_version
 from coordination.handlers.staff import StaffHandler
+from coordination.handlers.supplies import SupplyHandler
 from coordination.store.eventstore import EventStore, Idempotency, StoredEvent
 
 ID_ATTEMPTS = 3  # a new incident's random id that is taken already is drawn again
@@ -49,6 +50,7 @@ class IncidentHandler(Handler[Incident, Written]):
         clock: Clock,
         staff: StaffHandler,
         roster: Roster,
+        supplies: SupplyHandler,
         timezone: str = "Asia/Shanghai",
         leases: LeasePolicy | None = None,
         deadlines: DeadlinePolicy | None = None,
@@ -58,6 +60,7 @@ class IncidentHandler(Handler[Incident, Written]):
         self.ctx = Context(jurisdiction, leases=leases or LeasePolicy(), deadlines=deadlines)
         self.staff = staff
         self.roster = roster
+        self.supplies = supplies
         self.tz = ZoneInfo(timezone)
 
     def fold(self, events: Iterable[Any]) -> Incident:
@@ -84,6 +87,13 @@ class IncidentHandler(Handler[Incident, Written]):
                 raise Forbidden(f"{place_unit.id} is outside {actor.unit}", "place") from None
             now = self.clock()
             found = dict(fields)
+            if found.get("items"):
+                # Items come from the catalogue, counted in the catalogue's own units.
+                catalogue = self.supplies.catalogue.current(partition)
+                catalogue.check(found["items"])
+                found["items"] = tuple(
+                    replace(i, measure=catalogue.unit_of(i.item)) for i in found["items"]
+                )
             if found["kind"] is Kind.NIGHT_EMERGENCY and place_unit.level is Level.COMMUNITY:
                 members = self.roster.staff(partition, place_unit.id)
                 found["on_duty"] = tuple(m.id for m in on_duty(members, place_unit.id, now))
@@ -168,8 +178,10 @@ class IncidentHandler(Handler[Incident, Written]):
     ) -> Written:
         events = decide(state, command, replace(self.ctx, now=now))
         stream = getattr(command, "incident_id", state.id)
+        # A delivery order reserves, releases and issues its supplies in the same append.
+        also = self.supplies.draws(partition, state, events)
         return self.commit(
-            partition, stream, state.version, history, events, actor, now, idempotency
+            partition, stream, state.version, history, events, actor, now, idempotency, also
         )
 
     def _new_id(self, partition: str, now: datetime) -> str:

@@ -2,8 +2,9 @@
 
 Per partition (a district) there is one stream ``{p}:log`` whose entry ids are
 ``<position>-0``, a counter ``{p}:head``, and a list per aggregate ``{p}:stream:<id>`` holding
-the same records in version order. One Lua script checks the expected version and the
-idempotency key and writes all of a command's events, or none.
+the same records in version order. One Lua script checks the expected versions and the
+idempotency key and writes all of a command's events, or none: to one stream, or to several of
+the same partition at once (an order and the ledger that reserves its supplies).
 
 Time only moves forward in a stream: the script also refuses a command dated before the
 stream's last event (``TimeWentBackwards``), reading that event's time from the last record.
@@ -56,37 +57,53 @@ end
 APPEND = (
     EPOCH
     + """
-local idem_prefix = ARGV[3]
+-- KEYS: log, head, idempotency, trigger, then one list per stream written.
+-- ARGV: idempotency prefix, its ttl, the write's time (s, us), the number of streams k, then
+-- each stream's expected version and event count, then every record in order.
+local idem_prefix = ARGV[1]
 if idem_prefix ~= '' then
-  local previous = redis.call('GET', KEYS[4])
+  local previous = redis.call('GET', KEYS[3])
   if previous then return {'duplicate', previous} end
 end
-local current = redis.call('LLEN', KEYS[3])
-if current ~= tonumber(ARGV[1]) then return {'conflict', tostring(current)} end
--- Time only moves forward in a stream: never an event dated before the stream's last one.
--- The last record says when it was written (every record has, old ones too): O(1) to read.
-if current > 0 then
-  local last = cjson.decode(redis.call('LINDEX', KEYS[3], -1))['time']
-  local last_s, last_us = epoch(last or '')
-  local at_s, at_us = tonumber(ARGV[5]), tonumber(ARGV[6])
-  if last_s and (last_s > at_s or (last_s == at_s and last_us > at_us)) then
-    return {'backwards', last}
+local k = tonumber(ARGV[5])
+local at_s, at_us = tonumber(ARGV[3]), tonumber(ARGV[4])
+local total = 0
+for j = 1, k do
+  local stream = KEYS[4 + j]
+  local current = redis.call('LLEN', stream)
+  if current ~= tonumber(ARGV[4 + 2 * j]) then
+    return {'conflict', tostring(current), j}
+  end
+  -- Time only moves forward in a stream: never an event dated before the stream's last one.
+  -- The last record says when it was written (every record has, old ones too): O(1) to read.
+  if current > 0 then
+    local last = cjson.decode(redis.call('LINDEX', stream, -1))['time']
+    local last_s, last_us = epoch(last or '')
+    if last_s and (last_s > at_s or (last_s == at_s and last_us > at_us)) then
+      return {'backwards', last, j}
+    end
+  end
+  total = total + tonumber(ARGV[5 + 2 * j])
+end
+local position = redis.call('INCRBY', KEYS[2], total) - total
+local r = 5 + 2 * k
+for j = 1, k do
+  local stream = KEYS[4 + j]
+  for i = 1, tonumber(ARGV[5 + 2 * j]) do
+    position = position + 1
+    r = r + 1
+    local record = '{"position":' .. position .. ',' .. string.sub(ARGV[r], 2)
+    redis.call('XADD', KEYS[1], position .. '-0', 'e', record)
+    redis.call('RPUSH', stream, record)
   end
 end
-local n = tonumber(ARGV[2])
-local position = redis.call('INCRBY', KEYS[2], n) - n
-for i = 1, n do
-  position = position + 1
-  local record = '{"position":' .. position .. ',' .. string.sub(ARGV[6 + i], 2)
-  redis.call('XADD', KEYS[1], position .. '-0', 'e', record)
-  redis.call('RPUSH', KEYS[3], record)
-end
-local result = '"version":' .. (current + n) .. ',"position":' .. position .. '}'
+local first = tonumber(ARGV[6]) + tonumber(ARGV[7])
+local result = '"version":' .. first .. ',"position":' .. position .. '}'
 if idem_prefix ~= '' then
-  redis.call('SET', KEYS[4], idem_prefix .. ',' .. result, 'EX', tonumber(ARGV[4]))
+  redis.call('SET', KEYS[3], idem_prefix .. ',' .. result, 'EX', tonumber(ARGV[2]))
 end
 -- A pending catch-up lost with its worker lapses soon: a later append enqueues another.
-local triggered = redis.call('SET', KEYS[5], '1', 'NX', 'PX', 2000) and 1 or 0
+local triggered = redis.call('SET', KEYS[4], '1', 'NX', 'PX', 2000) and 1 or 0
 return {'ok', '{' .. result, triggered}
 """
 )
@@ -157,6 +174,16 @@ class Recorded:
     duplicate: bool = False
     events: tuple[StoredEvent, ...] = ()
     triggered: bool = False  # no catch-up was pending: the caller should start one
+    others: tuple[StoredEvent, ...] = ()  # the events of the other streams of the append
+
+
+@dataclass(frozen=True)
+class Write:
+    """Events for one stream, at the version they were decided on."""
+
+    stream: str
+    expected_version: int
+    events: list[Any]
 
 
 class EventStore:
@@ -180,35 +207,58 @@ class EventStore:
         idempotency: Idempotency | None = None,
     ) -> Recorded:
         """Append all ``events`` to the stream if it is at ``expected_version``, else raise."""
-        if not events:
+        return self.append_many(
+            partition,
+            [Write(stream_id, expected_version, events)],
+            actor=actor,
+            now=now,
+            idempotency=idempotency,
+        )
+
+    def append_many(
+        self,
+        partition: str,
+        writes: list[Write],
+        *,
+        actor: str,
+        now: datetime,
+        idempotency: Idempotency | None = None,
+    ) -> Recorded:
+        """Append each write's events to its stream if every stream is at its expected version,
+        all or none, at consecutive positions; raise ``ConcurrencyConflict`` naming the first
+        stream that moved. The result (and an idempotency key's record) is the first write's."""
+        if not writes or any(not w.events for w in writes):
             raise ValueError("nothing to append")
+        if len({w.stream for w in writes}) != len(writes):
+            raise ValueError("one write per stream")
         if now.tzinfo is None:
             raise ValueError("event times must be timezone-aware")
         records = [
-            self._record(stream_id, expected_version + i, actor, now, event)
-            for i, event in enumerate(events, start=1)
+            self._record(w.stream, w.expected_version + i, actor, now, event)
+            for w in writes
+            for i, event in enumerate(w.events, start=1)
         ]
-        # Without a key the script still needs a fourth key of the same slot; it never reads it.
+        # Without a key the script still needs a key of the same slot; it never reads it.
         idem_key, idem_prefix = keys.head(partition), ""
         if idempotency:
             idem_key = keys.idempotency(partition, idempotency.principal, idempotency.key)
             idem_prefix = "{" + _pair("hash", idempotency.request_hash) + ","
-            idem_prefix += _pair("stream", stream_id)
+            idem_prefix += _pair("stream", writes[0].stream)
         try:
             status, payload, *rest = self._append(
                 keys=[
                     keys.log(partition),
                     keys.head(partition),
-                    keys.stream(partition, stream_id),
                     idem_key,
                     keys.trigger(partition),
+                    *(keys.stream(partition, w.stream) for w in writes),
                 ],
                 args=[
-                    expected_version,
-                    len(records),
                     idem_prefix,
                     self.idempotency_ttl,
                     *_epoch(now),
+                    len(writes),
+                    *(n for w in writes for n in (w.expected_version, len(w.events))),
                     *records,
                 ],
             )
@@ -217,18 +267,28 @@ class EventStore:
                 raise WriteOutcomeUnknown(idempotency) from exc
             raise
         if status == b"conflict":
-            raise ConcurrencyConflict(stream_id, expected_version, int(payload))
+            w = writes[int(rest[0]) - 1]
+            raise ConcurrencyConflict(w.stream, w.expected_version, int(payload))
         if status == b"backwards":
-            raise TimeWentBackwards(stream_id, now, datetime.fromisoformat(payload.decode()))
+            stream = writes[int(rest[0]) - 1].stream
+            raise TimeWentBackwards(stream, now, datetime.fromisoformat(payload.decode()))
         if status == b"duplicate":
             return _recorded(payload, duplicate=True)
         recorded = _recorded(payload, duplicate=False)
+        events = [event for w in writes for event in w.events]
         first = recorded.position - len(events) + 1
         stored = tuple(
             self._stored(json.loads(record), first + i, event)
             for i, (record, event) in enumerate(zip(records, events, strict=True))
         )
-        return replace(recorded, stream=stream_id, events=stored, triggered=rest == [1])
+        mine = stored[: len(writes[0].events)]
+        return replace(
+            recorded,
+            stream=writes[0].stream,
+            events=mine,
+            others=stored[len(mine) :],
+            triggered=rest == [1],
+        )
 
     def recorded(self, partition: str, idempotency: Idempotency) -> Recorded | None:
         """The result first recorded under this idempotency key, if any."""

@@ -146,4 +146,4 @@ class Mapper:
 
 
 def default_mapper() -> Mapper:
-    return Mapper((*events.EVENT_TYPES, *events.STAFF_EVENT_TYPES))
+    return Mapper((*events.EVENT_TYPES, *events.STAFF_EVENT_TYPES, *events.SUPPLY_EVENT_TYPES))

@@ -20,6 +20,7 @@ from builders import (
 from coordination.domain import commands
 from coordination.domain.access import (
     COMMANDS,
+    DRAWN,
     PERMISSIONS,
     Action,
     Actor,
@@ -42,6 +43,7 @@ Y, N = True, False
 # roster; only the system (admin) records a missed deadline. A handler takes back anyone's claim
 # and resolves for the unit; field staff only their own. Only field staff hold assignments. The
 # district's dispatchers and viewers read the daily report; viewers see residents masked.
+# Handlers keep their unit's supplies books and post its pleas; admins keep the catalogue.
 MATRIX: dict[Role, dict[Action, bool]] = {
     Role.DISPATCHER: {
         A.READ: Y,
@@ -62,6 +64,9 @@ MATRIX: dict[Role, dict[Action, bool]] = {
         A.READ_ASSIGNMENTS: N,
         A.READ_REPORT: Y,
         A.SEE_PERSONAL_DATA: Y,
+        A.MANAGE_CATALOGUE: N,
+        A.KEEP_BOOKS: N,
+        A.POST_NEED: N,
     },
     Role.HANDLER: {
         A.READ: Y,
@@ -82,6 +87,9 @@ MATRIX: dict[Role, dict[Action, bool]] = {
         A.READ_ASSIGNMENTS: N,
         A.READ_REPORT: N,
         A.SEE_PERSONAL_DATA: Y,
+        A.MANAGE_CATALOGUE: N,
+        A.KEEP_BOOKS: Y,
+        A.POST_NEED: Y,
     },
     Role.FIELD: {
         A.READ: Y,
@@ -102,6 +110,9 @@ MATRIX: dict[Role, dict[Action, bool]] = {
         A.READ_ASSIGNMENTS: Y,
         A.READ_REPORT: N,
         A.SEE_PERSONAL_DATA: Y,
+        A.MANAGE_CATALOGUE: N,
+        A.KEEP_BOOKS: N,
+        A.POST_NEED: N,
     },
     Role.VIEWER: {
         A.READ: Y,
@@ -122,6 +133,9 @@ MATRIX: dict[Role, dict[Action, bool]] = {
         A.READ_ASSIGNMENTS: N,
         A.READ_REPORT: Y,
         A.SEE_PERSONAL_DATA: N,
+        A.MANAGE_CATALOGUE: N,
+        A.KEEP_BOOKS: N,
+        A.POST_NEED: N,
     },
     Role.ADMIN: {
         A.READ: Y,
@@ -142,6 +156,9 @@ MATRIX: dict[Role, dict[Action, bool]] = {
         A.READ_ASSIGNMENTS: Y,
         A.READ_REPORT: Y,
         A.SEE_PERSONAL_DATA: Y,
+        A.MANAGE_CATALOGUE: Y,
+        A.KEEP_BOOKS: Y,
+        A.POST_NEED: Y,
     },
 }
 
@@ -184,7 +201,8 @@ def test_every_command_needs_an_action() -> None:
         for name, cls in vars(commands).items()
         if isinstance(cls, type) and cls.__module__ == commands.__name__
     }
-    assert named == set(COMMANDS)
+    assert named == set(COMMANDS) | DRAWN
+    assert not DRAWN & set(COMMANDS)
     assert COMMANDS[commands.SignFor] is A.SIGN_FOR
     assert COMMANDS[commands.ExpireClaim] is A.RELEASE
     assert COMMANDS[commands.ScheduleShift] is A.MANAGE_STAFF
