@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from coordination.domain.access import Actor
-from coordination.domain.errors import DomainError
+from coordination.domain.errors import DomainError, TimeWentBackwards
 from coordination.domain.units import Jurisdiction
 from coordination.metrics import instruments
 from coordination.store.eventstore import (
@@ -145,9 +145,16 @@ class Handler(Generic[S, W]):
             )
         except ConcurrencyConflict as conflict:
             instruments.VERSION_CONFLICTS.labels("append").inc()
-            if retry or conflict.stream != stream:
-                raise Raced(conflict.stream) from None
+            if retry or conflict.stream_id != stream:
+                raise Raced(conflict.stream_id) from None
             raise VersionMismatch(conflict.expected, conflict.actual) from None
+        except TimeWentBackwards as backwards:
+            # A busy shared stream (a ledger) took a write stamped later than this one's clock
+            # reading: decided again, the clock reads later. The aggregate's own stream still
+            # refuses an earlier time (a clock behind the log's).
+            if retry or backwards.stream != stream:
+                raise Raced(backwards.stream) from None
+            raise
         if not recorded.duplicate:
             instruments.APPENDS.labels(partition).inc()
             appended = len(recorded.events) + len(recorded.others)

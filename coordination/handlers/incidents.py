@@ -179,7 +179,7 @@ class IncidentHandler(Handler[Incident, Written]):
         events = decide(state, command, replace(self.ctx, now=now))
         stream = getattr(command, "incident_id", state.id)
         # A delivery order reserves, releases and issues its supplies in the same append.
-        also = self.supplies.draws(partition, state, events)
+        also = self.supplies.draws(partition, state, fold(events, state), events)
         return self.commit(
             partition, stream, state.version, history, events, actor, now, idempotency, also
         )

@@ -174,20 +174,25 @@ class SupplyHandler(Handler[Ledger, LedgerWritten]):
 
         return self.keyed(partition, idempotency, attempt)
 
-    def draws(self, partition: str, before: Incident, events: list[Event]) -> list[Write]:
+    def draws(
+        self, partition: str, before: Incident, after: Incident, events: list[Event]
+    ) -> list[Write]:
         """The ledger writes a delivery order's new events ask for, decided on the ledgers as
         they are now: reserve, release, issue. A shortfall raises ``InsufficientStock``."""
-        if not before.items or not before.unit:
+        if not after.items:
             return []
-        held_here, _ = self.ledger(partition, before.unit)
-        held_at = before.unit if before.id in held_here.reservations else None
-        wanted = draws(before.kind, before.items, before.id, events, held_at)
+        held_here = self.ledger(partition, before.unit)[0] if before.unit else None
+        held_at = before.unit if held_here and after.id in held_here.reservations else None
+        wanted = draws(after.kind, after.items, after.id, events, held_at)
         if not wanted:
             return []
         ctx = self.context(partition)
         writes = []
         for unit, command in wanted:
-            state = held_here if unit == before.unit else self.ledger(partition, unit)[0]
+            if held_here is not None and unit == before.unit:
+                state = held_here
+            else:
+                state = self.ledger(partition, unit)[0]
             found = decide_ledger(state, command, ctx)
             writes.append(Write(ledger_stream(unit), state.version, found))
         return writes

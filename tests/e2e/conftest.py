@@ -16,6 +16,7 @@ import pytest
 import redis as redis_lib
 from flask import Flask
 from flask.testing import FlaskClient
+from supplies import stock_up
 from worker import RqWorker
 
 from coordination.api.app import create_app
@@ -92,6 +93,7 @@ def app(redis_url: str, redis: redis_lib.Redis) -> Flask:
     """The application on the session's server, emptied for this test."""
     application = create_app(Config(redis_url=redis_url), redis=redis)
     application.config["TESTING"] = True
+    stock_up(application.extensions["coordination"])  # orders of masks draw on the ledgers
     return application
 
 

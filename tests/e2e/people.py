@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 import redis as redis_lib
 from clock import Clock
 from flask import Flask
+from supplies import stock_up
 
 from coordination.api.app import create_app
 from coordination.bootstrap import Services
@@ -59,6 +60,7 @@ def make_app(redis_url: str, redis: redis_lib.Redis, clock: Clock) -> Flask:
     what it reads, and only the test moves it."""
     application = create_app(Config(redis_url=redis_url), redis=redis, clock=clock)
     application.config["TESTING"] = True
+    stock_up(application.extensions["coordination"])  # orders of masks draw on the ledgers
     return application
 
 
