@@ -46,6 +46,13 @@ class ReportIncidentSchema(RequestSchema):
         fields.Nested(SupplyItemSchema), load_default=(), validate=validate.Length(max=50)
     )
     person = fields.Nested(ContactSchema, load_default=None)
+    home_quarantine = fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": "A supply delivery to a household under home quarantine (居家隔离): "
+            "risky work, for trained staff only. Only for kind supply_delivery."
+        },
+    )
     reporter = fields.Nested(ContactSchema, required=True)
 
     @post_load
@@ -113,6 +120,15 @@ class IncidentSchema(Schema):
     items = fields.List(fields.Dict())
     reporter = fields.Dict()
     person = fields.Dict(allow_none=True)
+    home_quarantine = fields.Boolean(
+        metadata={"description": "A delivery to a household under home quarantine (居家隔离)."}
+    )
+    risky = fields.Boolean(
+        metadata={
+            "description": "Risky work, claimed only by staff trained for it (and taken over by "
+            "a trained colleague): a quarantine visit, or a delivery to a quarantined household."
+        }
+    )
     unit = fields.String(metadata={"description": "The unit that holds the incident now."})
     district = fields.String()
     return_reason = fields.String()

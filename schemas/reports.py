@@ -37,6 +37,32 @@ class ReportOverdueSchema(Schema):
     minutes_late = fields.Integer(metadata={"description": "At the report's as_of."})
 
 
+class ReportLineSchema(Schema):
+    item = fields.String()
+    quantity = fields.Integer()
+    measure = fields.String(metadata={"description": "The item's counting unit."})
+
+
+class ReportDonationsSchema(Schema):
+    count = fields.Integer(metadata={"description": "Donations received that day."})
+    corrections = fields.Integer(metadata={"description": "Corrections made that day."})
+    items = fields.List(
+        fields.Nested(ReportLineSchema),
+        metadata={"description": "Items received, a correction's difference on its own day."},
+    )
+    cash_fen = fields.Integer()
+
+
+class ReportSuppliesSchema(Schema):
+    unit = fields.String()
+    name = fields.String()
+    level = fields.String()
+    donations = fields.Nested(ReportDonationsSchema)
+    issued = fields.List(
+        fields.Nested(ReportLineSchema), metadata={"description": "Issued to delivery orders."}
+    )
+
+
 class DailyReportSchema(Schema):
     district = fields.String()
     district_name = fields.String()
@@ -51,3 +77,7 @@ class DailyReportSchema(Schema):
         metadata={"description": "Each street and department, its communities rolled in."},
     )
     overdue = fields.List(fields.Nested(ReportOverdueSchema))
+    supplies = fields.List(
+        fields.Nested(ReportSuppliesSchema),
+        metadata={"description": "Each unit's own donations received and supplies issued."},
+    )

@@ -4,9 +4,13 @@ of server-sent events that tells it when the projections of its unit's subtree h
 * ``GET /dashboard`` serves the page (no token needed to load it; the token is entered once
   and kept in the browser's sessionStorage). Its small script reads
   ``GET /dashboard/today`` and ``GET /dashboard/units/<unit>`` with the token and renders the
-  three levels, the day's rates against their targets, the overdue list and orders per hour.
-  The page is the template ``templates/dashboard.html`` (the targets go to the script in a
-  ``<script type="application/json" id="dashboard-config">`` block); its style and script are
+  three levels, the day's rates against their targets, the overdue list and orders per hour;
+  and the supplies of the unit's subtree (物资): stock (``GET /supplies/stock``), shortages
+  (``GET /supplies/shortages``), open pleas (``GET /supplies/needs?status=open``) and the
+  public list of donations (捐赠公示, ``GET /supplies/donations/public``).
+  The page is the template ``templates/dashboard.html`` (the targets and the district's time
+  zone go to the script in a ``<script type="application/json" id="dashboard-config">``
+  block); its style and script are
   ``static/dashboard.css`` and ``static/dashboard.js``, served by the app's static route at
   ``/dashboard/static/<file>`` (no token, nothing from outside; see ``coordination.api.app``).
 * ``GET /dashboard/stream?token=...`` (EventSource cannot send headers): see
@@ -61,6 +65,7 @@ class Page(MethodView):
             "dashboard.html",
             on_time_target=ON_TIME_TARGET,
             satisfaction_target=SATISFACTION_TARGET,
+            timezone=services().config.timezone,  # the times the page shows are local
         )
         return Response(html, content_type="text/html; charset=utf-8")
 

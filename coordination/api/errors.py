@@ -22,7 +22,8 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from coordination.domain.access import Forbidden, OutOfScope
 from coordination.domain.errors import Conflict, DomainError, TimeWentBackwards
-from coordination.handlers.base import NotFound, VersionMismatch
+from coordination.domain.supplies import InsufficientStock, UnknownItem
+from coordination.handlers.base import NotFound, Raced, VersionMismatch
 from coordination.projections.reads import NotYetVisible, PositionNotWritten
 from coordination.store.eventstore import IdempotencyKeyReused
 from schemas.errors import ErrorSchema
@@ -45,14 +46,17 @@ ERROR_RESPONSES: dict[int, tuple[str, str, dict[str, Any]]] = {
     ),
     404: (
         "NotFound",
-        "No such incident, unit or staff member, or one outside the caller's subtree: it does "
-        "not exist for the caller.",
+        "No such incident, unit, staff member or supplies record (donation receipt, transfer, "
+        "plea), or one outside the caller's subtree: it does not exist for the caller.",
         {},
     ),
     409: (
         "Conflict",
         "Not the version expected (If-Match or expected_version), or someone else was first, "
-        "or the incident has an event dated after this write (time only moves forward).",
+        "or the incident has an event dated after this write (time only moves forward), or "
+        "more supplies were asked of a unit's stock than it has available (errors.available "
+        'names, per item, how many are: {"available": {"额温枪": 0}}), or a unit\'s '
+        "supplies ledger was too busy to write to (retry).",
         {"ETag": {"description": "The current version, after a version conflict.", **TEXT}},
     ),
     408: ("BodyTimeout", "The body did not arrive in time after the headers.", {}),
@@ -62,7 +66,9 @@ ERROR_RESPONSES: dict[int, tuple[str, str, dict[str, Any]]] = {
     422: (
         "Invalid",
         "An invalid body, query or header (errors names each field at fault), or a command "
-        "the state does not allow.",
+        "the state does not allow. An item not in the supplies catalogue is named at its field "
+        "(items.0.item), and errors.close_matches suggests catalogue items by what was asked: "
+        '{"close_matches": {"口照": ["口罩"]}}.',
         {},
     ),
     429: (
@@ -183,7 +189,23 @@ def register(app: Flask) -> None:
     @app.errorhandler(NotFound)
     def not_found(exc: Exception) -> Any:
         # Not which one, nor why: outside one's subtree is the same as not there at all.
-        return error_response(404, "No such incident or unit.")
+        return error_response(404, "No such incident, unit or record.")
+
+    @app.errorhandler(InsufficientStock)
+    def short(exc: InsufficientStock) -> Any:
+        errors = {**at(exc.field, exc.message), "available": dict(exc.available)}
+        return error_response(409, exc.message, errors)
+
+    @app.errorhandler(UnknownItem)
+    def unknown_item(exc: UnknownItem) -> Any:
+        errors = {**at(exc.field, exc.message), "close_matches": {exc.item: list(exc.close)}}
+        return error_response(422, exc.message, errors)
+
+    @app.errorhandler(Raced)
+    def busy(exc: Raced) -> Any:
+        # Every attempt lost a race to another writer of the same ledger: nothing was written.
+        message = "The supplies ledger is busy with other writes; nothing was written: try again."
+        return error_response(409, message, headers={"Retry-After": "1"})
 
     @app.errorhandler(Forbidden)
     def forbidden(exc: Forbidden) -> Any:
@@ -191,7 +213,7 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(DomainError)
     def domain_error(exc: DomainError) -> Any:
-        return error_response(422, exc.message, {"json": {exc.field: [exc.message]}})
+        return error_response(422, exc.message, at(exc.field, exc.message))
 
     @app.errorhandler(VersionMismatch)
     def conflict(exc: VersionMismatch) -> Any:
@@ -211,7 +233,7 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(Conflict)
     def lost_race(exc: Conflict) -> Any:
-        return error_response(409, exc.message, {"json": {exc.field: [exc.message]}})
+        return error_response(409, exc.message, at(exc.field, exc.message))
 
     @app.errorhandler(TimeWentBackwards)
     def backwards(exc: TimeWentBackwards) -> Any:
@@ -234,6 +256,15 @@ def register(app: Flask) -> None:
                 f"Idempotency-Key ({key}) to learn which."
             )
         return error_response(500, message)
+
+
+def at(field: str, problem: str) -> dict[str, Any]:
+    """A domain error's problem under ``json``, nested as marshmallow nests a field's:
+    ``items.0.item`` is ``{"json": {"items": {"0": {"item": [problem]}}}}``."""
+    node: Any = [problem]
+    for part in reversed(field.split(".")):
+        node = {part: node}
+    return {"json": node}
 
 
 def _problems(errors: Any, path: str = "") -> Any:

@@ -8,6 +8,7 @@ from typing import Any
 from coordination.domain.access import Action, Actor, may
 from coordination.domain.incident import Incident
 from coordination.domain.privacy import mask_address, mask_name, mask_phone
+from coordination.domain.values import Donor
 from coordination.projections import views
 from coordination.projections.reads import Page
 from coordination.projections.views import View
@@ -17,13 +18,16 @@ from coordination.store.mapper import to_data
 
 def incident(state: Incident, history: list[StoredEvent], actor: Actor) -> dict[str, Any]:
     data = to_data(state)
+    data["risky"] = state.risky
     data["created_at"] = history[0].time.isoformat() if history else None
     data["updated_at"] = history[-1].time.isoformat() if history else None
     return redact(data, actor)
 
 
 def view(found: View, actor: Actor) -> dict[str, Any]:
-    return redact(views.as_dict(found), actor)
+    data = views.as_dict(found)
+    data["risky"] = found.incident.risky
+    return redact(data, actor)
 
 
 def page(found: Page, actor: Actor) -> dict[str, Any]:
@@ -46,6 +50,18 @@ def event(stored: StoredEvent, actor: Actor) -> dict[str, Any]:
         "schema_version": stored.schema_version,
         "data": redact(to_data(stored.event), actor),
     }
+
+
+def donor(given: Donor, actor: Actor) -> dict[str, Any]:
+    """A donor as data, the contact masked like a resident's unless the actor's role needs it."""
+    data: dict[str, Any] = to_data(given)
+    contact = data.get("contact")
+    if contact and not may(actor, Action.SEE_PERSONAL_DATA):
+        data["contact"] = {
+            "name": mask_name(contact["name"]),
+            "phone": mask_phone(contact["phone"]),
+        }
+    return data
 
 
 def redact(data: dict[str, Any], actor: Actor) -> dict[str, Any]:

@@ -154,6 +154,55 @@ def daily_report(day: Any, district: str | None, fmt: str, output: str | None) -
         click.echo(f"wrote {output}", err=True)
 
 
+@main.group()
+def supplies() -> None:
+    """The supplies ledgers, as the read models have them."""
+
+
+@supplies.command("reconcile")
+@click.option("--district", help="The district; the only one by default.")
+@click.option("--unit", help="A unit of the district: its subtree only (default: all of it).")
+@click.option("--json", "as_json", is_flag=True, help="Print the reconciliation as JSON.")
+def supplies_reconcile(district: str | None, unit: str | None, as_json: bool) -> None:
+    """The books of every unit and item, and their totals: donated + transferred in -
+    transferred out - issued - written off against on hand + in transit. Names every
+    difference; the exit status is 1 if the books do not balance."""
+    import json
+
+    from coordination.projections.reads import NotYetVisible
+    from coordination.projections.supplies import reconciliation_data, reconciliation_lines
+
+    services = build_services(Config.from_env())
+    jurisdiction = services.jurisdiction
+    if district is None:
+        if unit is not None and unit in jurisdiction:
+            district = jurisdiction.district_of(unit)
+        elif len(services.partitions) != 1:
+            raise click.UsageError("name the district: --district")
+        else:
+            district = services.partitions[0]
+    if district not in services.partitions:
+        raise click.BadParameter(f"not a district: {district!r}", param_hint="--district")
+    unit = unit or district
+    if not jurisdiction.within(unit, district):
+        raise click.BadParameter(f"not a unit of {district}: {unit!r}", param_hint="--unit")
+    units = sorted(u for u in jurisdiction.units if jurisdiction.within(u, unit))
+    try:
+        books = services.reads.reconciliation(district, units, services.store.head(district))
+    except NotYetVisible as exc:
+        raise click.ClickException(
+            f"{exc}; is a worker running? (or: coordination projections catch-up)"
+        ) from exc
+    if as_json:
+        data = reconciliation_data(books, jurisdiction, unit)
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+    else:
+        for line in reconciliation_lines(books, jurisdiction, unit):
+            click.echo(line)
+    if not books.balanced:
+        raise SystemExit(1)
+
+
 @main.command()
 @click.option(
     "--day", type=click.DateTime(["%Y-%m-%d"]), default=None, help="e.g. 2020-02-08; default today"

@@ -131,14 +131,18 @@ class Catalogue:
         for i, line in enumerate(lines):
             item = self.items.get(line.item)
             if item is None:
-                close = difflib.get_close_matches(line.item, list(self.items), n=3, cutoff=0.3)
-                close += [n for n in self.items if line.item in n and n not in close][:3]
-                raise UnknownItem(line.item, close[:3], f"{field}.{i}.item")
+                raise UnknownItem(line.item, self.close_to(line.item), f"{field}.{i}.item")
             measure = getattr(line, "measure", None)
             if measure not in (None, "", "piece", item.unit):
                 raise DomainError(
                     f"{item.name} is counted in {item.unit}, not {measure}", f"{field}.{i}.measure"
                 )
+
+    def close_to(self, name: str) -> list[str]:
+        """Up to three catalogue items whose names are like ``name``."""
+        close = difflib.get_close_matches(name, list(self.items), n=3, cutoff=0.3)
+        close += [n for n in self.items if name in n and n not in close]
+        return close[:3]
 
     def unit_of(self, item: str) -> str:
         return self.items[item].unit
@@ -281,11 +285,16 @@ def merged(lines: Iterable[Line | SupplyItem]) -> tuple[Line, ...]:
     return tuple(Line(item, n) for item, n in totals.items())
 
 
+def _whole(n: object) -> bool:
+    """An int and not a bool (``True`` is an int to Python, not a count to anyone)."""
+    return isinstance(n, int) and not isinstance(n, bool)
+
+
 def _check_lines(lines: tuple[Line, ...], ctx: SupplyContext, field: str, empty: bool) -> None:
     if not lines and not empty:
         raise DomainError("name at least one item", field=field)
     for i, line in enumerate(lines):
-        if isinstance(line.quantity, bool) or not isinstance(line.quantity, int):
+        if not _whole(line.quantity):
             raise DomainError("a quantity is a whole number", f"{field}.{i}.quantity")
         if not 0 < line.quantity <= MAX_QUANTITY:
             raise DomainError(
@@ -297,15 +306,31 @@ def _check_lines(lines: tuple[Line, ...], ctx: SupplyContext, field: str, empty:
 def _check_cash(cash: Cash | None, field: str = "cash") -> None:
     if cash is None:
         return
-    if not 0 < cash.amount_fen <= MAX_FEN:
+    if not _whole(cash.amount_fen) or not 0 < cash.amount_fen <= MAX_FEN:
         raise DomainError("a cash gift is a positive whole number of fen", f"{field}.amount_fen")
     for i, earmark in enumerate(cash.earmarks):
         if not earmark.purpose.strip():
             raise DomainError("an earmark names its purpose", f"{field}.earmarks.{i}.purpose")
-        if earmark.amount_fen <= 0:
-            raise DomainError("an earmark is a positive amount", f"{field}.earmarks.{i}.amount_fen")
+        if not _whole(earmark.amount_fen) or earmark.amount_fen <= 0:
+            raise DomainError(
+                "an earmark is a positive whole number of fen", f"{field}.earmarks.{i}.amount_fen"
+            )
     if sum(e.amount_fen for e in cash.earmarks) > cash.amount_fen:
         raise DomainError("the earmarks add up to more than the gift", f"{field}.earmarks")
+
+
+def _counts(lines: Iterable[Line]) -> dict[str, int]:
+    return {line.item: line.quantity for line in merged(lines)}
+
+
+def _fen(cash: Cash | None) -> tuple[int, dict[str, int]] | None:
+    """A cash gift as the books count it: the amount and the fen earmarked for each purpose."""
+    if cash is None:
+        return None
+    earmarked: dict[str, int] = {}
+    for earmark in cash.earmarks:
+        earmarked[earmark.purpose] = earmarked.get(earmark.purpose, 0) + earmark.amount_fen
+    return cash.amount_fen, earmarked
 
 
 def _check_available(state: Ledger, lines: Iterable[Line]) -> None:
@@ -359,7 +384,7 @@ def _correct(command: CorrectDonation, state: Ledger, ctx: SupplyContext) -> lis
     _check_lines(command.items, ctx, "items", empty=True)
     _check_cash(command.cash)
     items = merged(command.items)
-    if items == donation.items and command.cash == donation.cash:
+    if _counts(items) == _counts(donation.items) and _fen(command.cash) == _fen(donation.cash):
         raise DomainError("the correction changes nothing", field="items")
     # Less than was recorded comes out of the stock: never below what is promised.
     was = {line.item: line.quantity for line in donation.items}
@@ -409,8 +434,9 @@ def _close_need(command: CloseNeed, state: Ledger, ctx: SupplyContext) -> list[S
 
 @_decide.register
 def _take_stock(command: TakeStock, state: Ledger, ctx: SupplyContext) -> list[SupplyEvent]:
-    ctx.catalogue.check([Line(command.item, 1)], "items")
-    if isinstance(command.counted, bool) or not 0 <= command.counted <= MAX_QUANTITY:
+    if command.item not in ctx.catalogue.items:
+        raise UnknownItem(command.item, ctx.catalogue.close_to(command.item), "item")
+    if not _whole(command.counted) or not 0 <= command.counted <= MAX_QUANTITY:
         raise DomainError("a count is a whole number, 0 or more", field="counted")
     stock = state.of(command.item)
     if command.counted < stock.reserved:
@@ -475,7 +501,7 @@ def receive_transfer(
                 raise DomainError(
                     f"{line.item} was not sent in {transfer.id}", f"received.{i}.item"
                 )
-            if isinstance(line.quantity, bool) or not 0 <= line.quantity <= sent[line.item]:
+            if not _whole(line.quantity) or not 0 <= line.quantity <= sent[line.item]:
                 raise DomainError(
                     f"between 0 and the {sent[line.item]} sent", f"received.{i}.quantity"
                 )

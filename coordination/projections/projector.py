@@ -19,8 +19,9 @@ from redis import Redis, WatchError
 from redis.client import Pipeline
 
 from coordination.domain.staff import STREAM_PREFIX, is_staff_stream
+from coordination.domain.supplies import is_supply_stream
 from coordination.metrics import instruments
-from coordination.projections import queues, staff_views, views
+from coordination.projections import queues, staff_views, supplies, views
 from coordination.projections.views import View
 from coordination.projections.writes import Writes
 from coordination.store import keys
@@ -150,11 +151,15 @@ class Projector:
         """
         known = written if written is not None else {}
         by_stream: dict[str, list[StoredEvent]] = {}
+        supply: dict[str, list[StoredEvent]] = {}  # ledgers and the catalogue
         for stored in batch:
-            by_stream.setdefault(stored.stream, []).append(stored)
+            into = supply if is_supply_stream(stored.stream) else by_stream
+            into.setdefault(stored.stream, []).append(stored)
         streams = list(by_stream)
         unknown = [s for s in streams if is_staff_stream(s) or s not in known]
         view_keys = [_view_key(partition, gen, s) for s in unknown]
+        ledgers = {s: k for s in supply if (k := supplies.ledger_key(partition, gen, s))}
+        read_keys = view_keys + list(ledgers.values())
         checkpoint_key = keys.checkpoint(partition, gen)
         with self.redis.pipeline(transaction=True) as pipe:
             try:
@@ -163,7 +168,9 @@ class Projector:
                     return Outcome.STALE  # swapped by a rebuild since this projector looked
                 if int(pipe.get(checkpoint_key) or 0) != checkpoint:
                     return Outcome.RACED  # another projector got here first
-                raws = dict(zip(unknown, pipe.mget(view_keys), strict=True)) if unknown else {}
+                got = pipe.mget(read_keys) if read_keys else []
+                raws = dict(zip(unknown, got[: len(unknown)], strict=True))
+                ledger_raws = dict(zip(ledgers, got[len(unknown) :], strict=True))
                 pipe.multi()
                 w = Writes()
                 counts: Counter[str] = Counter()
@@ -189,6 +196,7 @@ class Projector:
                     _write(w, partition, gen, stream, old, new)
                     fresh[stream] = new
                 _write_days(w, partition, gen, counts, durations)
+                supplies.apply(w, partition, gen, supply, ledger_raws, self.tz)
                 if changed:
                     w.hset(keys.unit_changes(partition, gen), changed)
                 w.flush(pipe)

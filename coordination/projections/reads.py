@@ -8,7 +8,7 @@ import json
 import math
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -17,9 +17,22 @@ from redis import Redis
 
 from coordination.domain.deadlines import DeadlineKind
 from coordination.domain.staff import StaffMember
-from coordination.projections import staff_views, views
+from coordination.domain.supplies import NeedStatus
+from coordination.domain.values import CatalogueItem
+from coordination.projections import staff_views, supplies, views
+from coordination.projections.supplies import (
+    DonationEntry,
+    Ledgers,
+    NeedRow,
+    Reconciliation,
+    ShortageRow,
+    StockRow,
+    SupplyDay,
+    TransferRow,
+)
 from coordination.projections.views import Spell, View
 from coordination.store import keys
+from coordination.store.mapper import from_data
 
 SCAN_FACTOR = 10  # a filtered page looks at up to this many entries per one it returns
 
@@ -343,6 +356,143 @@ class ReadModels:
             late = [replace(s, unit=units.get(s.incident, s.unit)) for s in late]
         return late
 
+    # --- supplies -------------------------------------------------------------------------
+
+    def catalogue(self, partition: str, min_position: int | None = None) -> list[CatalogueItem]:
+        """The district's supplies catalogue, by name."""
+        gen, _ = self.snapshot(partition, min_position)
+        return sorted(
+            _catalogue(self.redis.hgetall(keys.supply_catalogue(partition, gen))).values(),
+            key=lambda item: item.name,
+        )
+
+    def ledgers(
+        self,
+        partition: str,
+        units: Iterable[str] | None = None,
+        min_position: int | None = None,
+    ) -> Ledgers:
+        """The ledgers of ``units`` that have one (every unit's by default) and the catalogue,
+        read at one checkpoint."""
+        gen, _ = self.snapshot(partition, min_position)
+        if units is None:
+            units = (m.decode() for m in self.redis.smembers(keys.supply_units(partition, gen)))
+        wanted = sorted(set(units))
+        with self.redis.pipeline(transaction=True) as pipe:
+            pipe.get(keys.checkpoint(partition, gen))
+            pipe.hgetall(keys.supply_catalogue(partition, gen))
+            if wanted:
+                pipe.mget([keys.supply_ledger(partition, gen, u) for u in wanted])
+            checkpoint, catalogue, *got = pipe.execute()
+        raws = got[0] if got else []
+        found = {u: supplies.decode(r) for u, r in zip(wanted, raws, strict=True) if r is not None}
+        return Ledgers(int(checkpoint or 0), found, _catalogue(catalogue))
+
+    def stock(
+        self,
+        partition: str,
+        units: Iterable[str],
+        item: str | None = None,
+        min_position: int | None = None,
+    ) -> tuple[list[StockRow], int]:
+        """Stock per unit and item: on hand, reserved, available, in transit; and the
+        position read at."""
+        found = self.ledgers(partition, units, min_position)
+        return supplies.stock_rows(found, item), found.position
+
+    def reconciliation(
+        self, partition: str, units: Iterable[str] | None = None, min_position: int | None = None
+    ) -> Reconciliation:
+        """The books of ``units`` (every unit with a ledger by default), their totals, cash,
+        and any difference named."""
+        return supplies.reconcile(self.ledgers(partition, units, min_position))
+
+    def needs(
+        self,
+        partition: str,
+        units: Iterable[str],
+        status: str = NeedStatus.OPEN,
+        min_position: int | None = None,
+    ) -> tuple[list[NeedRow], int]:
+        found = self.ledgers(partition, units, min_position)
+        return supplies.need_rows(found, status), found.position
+
+    def shortages(
+        self, partition: str, units: Iterable[str], min_position: int | None = None
+    ) -> tuple[list[ShortageRow], int]:
+        found = self.ledgers(partition, units, min_position)
+        return supplies.shortage_rows(found), found.position
+
+    def transfers(
+        self, partition: str, keep: Callable[[str], bool], min_position: int | None = None
+    ) -> tuple[list[TransferRow], int]:
+        """Transfers sent or received by the units ``keep`` accepts, the latest first."""
+        gen, _ = self.snapshot(partition, min_position)
+        with self.redis.pipeline(transaction=True) as pipe:
+            pipe.get(keys.checkpoint(partition, gen))
+            pipe.hgetall(keys.supply_catalogue(partition, gen))
+            pipe.hgetall(keys.transfers_sent(partition, gen))
+            pipe.hgetall(keys.transfers_received(partition, gen))
+            checkpoint, catalogue, sent, got = pipe.execute()
+        found = Ledgers(int(checkpoint or 0), {}, _catalogue(catalogue))
+        rows = [
+            supplies.transfer_row(i.decode(), raw, got.get(i), found) for i, raw in sent.items()
+        ]
+        rows = [r for r in rows if keep(r.from_unit) or keep(r.to_unit)]
+        rows.sort(key=lambda r: (r.dispatched_at, r.transfer_id), reverse=True)
+        return rows, found.position
+
+    def donations(
+        self, partitions: list[str], cursor: str | None = None, limit: int = 50
+    ) -> DonationPage:
+        """The public list of donations (捐赠公示) of every partition, the latest received
+        first (one time: the greater receipt first); the cursor is the (time, receipt) of the
+        last entry of the page before."""
+        entries: list[tuple[float, str, str, int]] = []  # score, receipt, partition, gen
+        after = _decode_cursor(cursor) if cursor else None
+        for partition in partitions:
+            gen, _ = self.snapshot(partition)
+            index = keys.donations_index(partition, gen)
+            if after is None:
+                found = self.redis.zrevrange(index, 0, limit - 1, withscores=True)
+            else:
+                found = self._reported_before(index, after[0], after[1], limit)
+            entries += [(s, m.decode(), partition, gen) for m, s in found]
+        entries.sort(key=lambda e: (e[0], e[1]), reverse=True)
+        page = entries[:limit]
+        items = []
+        for partition in partitions:
+            mine = [e for e in page if e[2] == partition]
+            if not mine:
+                continue
+            gen = mine[0][3]
+            with self.redis.pipeline(transaction=True) as pipe:
+                pipe.hgetall(keys.supply_catalogue(partition, gen))
+                pipe.hmget(keys.donation_entries(partition, gen), [e[1] for e in mine])
+                catalogue, raws = pipe.execute()
+            known = Ledgers(0, {}, _catalogue(catalogue))
+            items += [
+                supplies.donation_entry(raw, s, known)
+                for (s, _, _, _), raw in zip(mine, raws, strict=True)
+                if raw is not None
+            ]
+        items.sort(key=lambda d: (d.received_at, d.receipt), reverse=True)
+        last = page[-1] if len(page) == limit else None  # a full page: there may be more
+        next_cursor = _encode_cursor(last[0], last[1]) if last else None
+        return DonationPage(items, next_cursor)
+
+    def supply_day(
+        self, partition: str, day: str, min_position: int | None = None
+    ) -> list[SupplyDay]:
+        """Per unit, the donations received and the supplies issued on a local day."""
+        gen, _ = self.snapshot(partition, min_position)
+        with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hgetall(keys.supply_catalogue(partition, gen))
+            pipe.hgetall(keys.supply_day(partition, gen, day))
+            catalogue, counts = pipe.execute()
+        found = Ledgers(0, {}, _catalogue(catalogue))
+        return supplies.supply_days({_text(k): int(v) for k, v in counts.items()}, found)
+
     def _page(
         self,
         partition: str,
@@ -372,6 +522,17 @@ class ReadModels:
             return []
         raws = self.redis.mget([keys.view(partition, gen, i) for i in ids])
         return [views.decode(r) for r in raws if r is not None]
+
+
+@dataclass(frozen=True)
+class DonationPage:
+    items: list[DonationEntry]
+    next_cursor: str | None
+
+
+def _catalogue(raw: dict[Any, Any]) -> dict[str, CatalogueItem]:
+    items = (from_data(CatalogueItem, json.loads(v)) for v in raw.values())
+    return {item.name: item for item in items}
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,9 @@ from openpyxl.worksheet.worksheet import Worksheet
 from coordination.domain.units import HANDLING_LEVELS, Jurisdiction, Unit
 from coordination.projections import figures
 from coordination.projections.reads import Figures, ReadModels
+from coordination.projections.supplies import SupplyDay
 from coordination.projections.views import Spell
+from coordination.store.mapper import to_data
 
 
 class FutureDay(ValueError):
@@ -111,6 +113,7 @@ def daily_report(
         by_unit.insert(
             0, {**_describe(jurisdiction.get(district)), **_day(found, lambda u: u == district)}
         )
+    supplied = reads.supply_day(district, day.isoformat(), min_position)
     return {
         "district": district,
         "district_name": jurisdiction.get(district).name,
@@ -124,6 +127,24 @@ def daily_report(
             for s in sorted(found.late, key=lambda s: (s.due, s.incident, s.deadline.value))
             if jurisdiction.within(s.unit, district)
         ],
+        "supplies": [
+            _supplied(d, jurisdiction) for d in supplied if jurisdiction.within(d.unit, district)
+        ],
+    }
+
+
+def _supplied(day: SupplyDay, jurisdiction: Jurisdiction) -> dict[str, Any]:
+    """A unit's supplies of the day: the donations it received (corrections counted the day
+    they were made) and what it issued to delivery orders."""
+    return {
+        **_describe(jurisdiction.get(day.unit)),
+        "donations": {
+            "count": day.donations,
+            "corrections": day.corrections,
+            "items": [to_data(line) for line in day.donated],
+            "cash_fen": day.cash_fen,
+        },
+        "issued": [to_data(line) for line in day.issued],
     }
 
 
@@ -165,12 +186,20 @@ CSV_COLUMNS = (
     "deadline",
     "due_at",
     "minutes_late",
+    "donations",
+    "corrections",
+    "cash_fen",
+    "item",
+    "measure",
+    "quantity",
 )
 
 
 def render_csv(report: dict[str, Any]) -> bytes:
     """The report as one CSV table with a header row: a ``total`` row, a row per ``kind``, per
-    ``unit`` and per ``overdue`` deadline; a rate with nothing to divide by is left empty.
+    ``unit`` and per ``overdue`` deadline, then the day's supplies (``donations`` per unit,
+    ``donated`` and ``issued`` per unit and item); a rate with nothing to divide by is left
+    empty.
     UTF-8 with a byte order mark, which Excel needs to read it as UTF-8 (not GBK) on a Chinese
     Windows; Python reads it with ``encoding="utf-8-sig"``."""
     out = io.StringIO()
@@ -184,7 +213,31 @@ def render_csv(report: dict[str, Any]) -> bytes:
         writer.writerow({**common, "section": "unit", "unit_name": row["name"], **_flat(row)})
     for row in report["overdue"]:
         writer.writerow({**common, "section": "overdue", **row})
+    for section, rows in _supply_rows(report).items():
+        for row in rows:
+            writer.writerow({**common, "section": section, **row})
     return out.getvalue().encode("utf-8-sig")
+
+
+def _supply_rows(report: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """The day's supplies as flat rows: ``donations`` a row per unit (their number,
+    corrections and cash), ``donated`` and ``issued`` a row per unit and item."""
+    rows: dict[str, list[dict[str, Any]]] = {"donations": [], "donated": [], "issued": []}
+    for unit in report.get("supplies", []):
+        where = {"unit": unit["unit"], "unit_name": unit["name"]}
+        gifts = unit["donations"]
+        if gifts["count"] or gifts["corrections"] or gifts["cash_fen"]:
+            rows["donations"].append(
+                {
+                    **where,
+                    "donations": gifts["count"],
+                    "corrections": gifts["corrections"],
+                    "cash_fen": gifts["cash_fen"],
+                }
+            )
+        rows["donated"] += [{**where, **line} for line in gifts["items"]]
+        rows["issued"] += [{**where, **line} for line in unit["issued"]]
+    return rows
 
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -236,14 +289,31 @@ UNIT_LEAD: tuple[Column, ...] = (
     ("name", "单位名称", None),
     ("level", "层级", None),
 )
-XLSX_SHEETS = ("合计", "按类别", "按单位", "超期工单")  # total, by kind, by unit, overdue
+DONATION_COLUMNS: tuple[Column, ...] = (
+    ("unit", "单位编号", None),
+    ("unit_name", "单位名称", None),
+    ("donations", "受赠笔数", None),
+    ("corrections", "更正笔数", None),
+    ("cash_yuan", "现金(元)", "#,##0.00"),
+)
+SUPPLY_COLUMNS: tuple[Column, ...] = (
+    ("unit", "单位编号", None),
+    ("unit_name", "单位名称", None),
+    ("item", "物资", None),
+    ("measure", "计量单位", None),
+    ("donated", "受赠数量", None),
+    ("issued", "发放数量", None),
+)
+# total, by kind, by unit, overdue; the day's donations, and supplies received and issued
+XLSX_SHEETS = ("合计", "按类别", "按单位", "超期工单", "捐赠", "物资收发")
 MAX_WIDTH = 60  # characters: a longer text is shown cut at the column's edge
 
 
 def render_xlsx(report: dict[str, Any]) -> bytes:
-    """The report as an Excel workbook, a sheet per section (total, by kind, by unit, overdue)
-    with Chinese headers; times are the report's local times, a rate is a fraction shown as a
-    percentage, and one with nothing to divide by is an empty cell."""
+    """The report as an Excel workbook, a sheet per section (total, by kind, by unit, overdue,
+    the day's donations, supplies received and issued) with Chinese headers; times are the
+    report's local times, a rate is a fraction shown as a percentage, and one with nothing to
+    divide by is an empty cell; cash is in yuan."""
     book = Workbook()
     book.remove(book.active)
     book.properties.title = f"{report['district_name']} {report['date']} 日报"
@@ -255,11 +325,20 @@ def render_xlsx(report: dict[str, Any]) -> bytes:
     by_kind = [figures.flatten(r) for r in report["by_kind"]]
     by_unit = [figures.flatten(r) for r in report["by_unit"]]
     overdue = [{**r, "due_at": _local(r["due_at"])} for r in report["overdue"]]
+    supplied = _supply_rows(report)
+    donations = [{**r, "cash_yuan": r["cash_fen"] / 100} for r in supplied["donations"]]
+    moved: dict[tuple[str, str], dict[str, Any]] = {}
+    for what in ("donated", "issued"):
+        for r in supplied[what]:
+            key = (r["unit"], r["item"])
+            moved.setdefault(key, {**r, "donated": None, "issued": None})[what] = r["quantity"]
     sections = (
         (TOTAL_LEAD + FIGURE_COLUMNS, [total]),
         (KIND_LEAD + FIGURE_COLUMNS, by_kind),
         (UNIT_LEAD + FIGURE_COLUMNS, by_unit),
         (OVERDUE_COLUMNS, overdue),
+        (DONATION_COLUMNS, donations),
+        (SUPPLY_COLUMNS, [moved[k] for k in sorted(moved)]),
     )
     for title, (columns, rows) in zip(XLSX_SHEETS, sections, strict=True):
         _sheet(book.create_sheet(title), columns, rows)

@@ -188,3 +188,50 @@ def unit_changes(partition: str, gen: int) -> str:
 def claimable(partition: str, gen: int, unit: str) -> str:
     """A community's orders that are handed down and unclaimed, scored by urgency."""
     return projection_prefix(partition, gen) + f"claimable:{unit}"
+
+
+# --- supplies: each unit's ledger, the catalogue, and indexes of donations and transfers ----
+
+
+def supply_ledger(partition: str, gen: int, unit: str) -> str:
+    """A unit's ledger as its ``supplies:<unit>`` stream folds (stock, cash, pleas...)."""
+    return projection_prefix(partition, gen) + f"ledger:{unit}"
+
+
+def supply_units(partition: str, gen: int) -> str:
+    """The units that have a ledger."""
+    return projection_prefix(partition, gen) + "ledger-units"
+
+
+def supply_catalogue(partition: str, gen: int) -> str:
+    """The district's catalogue: item name -> JSON ``{name, category, unit}``."""
+    return projection_prefix(partition, gen) + "catalogue"
+
+
+def donations_index(partition: str, gen: int) -> str:
+    """Every donation's receipt, scored by when it was received (microseconds since the
+    epoch): the public list (捐赠公示), newest first."""
+    return projection_prefix(partition, gen) + "donations"
+
+
+def donation_entries(partition: str, gen: int) -> str:
+    """A donation's public entry by receipt (JSON, no contact details), as corrected."""
+    return projection_prefix(partition, gen) + "donation-entries"
+
+
+def transfers_sent(partition: str, gen: int) -> str:
+    """A transfer as dispatched, by id: JSON ``{from_unit, to_unit, items, note,
+    dispatched_at}``."""
+    return projection_prefix(partition, gen) + "transfers"
+
+
+def transfers_received(partition: str, gen: int) -> str:
+    """A received transfer's receipt, by id: JSON ``{received_at, received, lost,
+    loss_reason}``."""
+    return projection_prefix(partition, gen) + "transfer-receipts"
+
+
+def supply_day(partition: str, gen: int, day: str) -> str:
+    """One local day's supplies counters: ``<unit>|donations``, ``<unit>|corrections``,
+    ``<unit>|cash_fen``, ``<unit>|donated|<item>``, ``<unit>|issued|<item>``."""
+    return projection_prefix(partition, gen) + f"supply-day:{day}"

@@ -153,9 +153,19 @@ def expect_error() -> Callable[..., dict[str, Any]]:
 
 
 @pytest.fixture
-def log_len(redis: redis_lib.Redis) -> Callable[[], tuple[int, int]]:
-    """log_len() -> (XLEN of the gangwen log, head position) right now."""
-    return lambda: log_length(redis)
+def log_len(app: Flask, redis: redis_lib.Redis) -> Callable[..., tuple[int, int]]:
+    """log_len() -> (XLEN of the gangwen log, head position) right now, counted from the log
+    the test began with (the app's stock of supplies, appended before the test: see ``app``);
+    log_len(absolute=True): as they are."""
+    start_xlen, start_head = log_length(redis)
+
+    def length(absolute: bool = False) -> tuple[int, int]:
+        xlen, head = log_length(redis)
+        if absolute:
+            return xlen, head
+        return xlen - start_xlen, head - start_head
+
+    return length
 
 
 @pytest.fixture

@@ -49,6 +49,9 @@ from people import (
 from people import report_body as people_report_body
 
 from coordination.cli import main
+from coordination.domain.access import Actor, Role
+from coordination.domain.commands import CorrectDonation, ReceiveDonation
+from coordination.domain.values import Cash, Contact, Donor, DonorKind, Earmark, Line
 from coordination.projections.reports import CSV_COLUMNS
 from schemas.reports import DailyReportSchema
 
@@ -253,7 +256,10 @@ def test_the_report_as_csv(api: Api, clock: Clock) -> None:
     rows = list(csv.reader(io.StringIO(by_accept.data.decode("utf-8-sig"))))
     assert tuple(rows[0]) == CSV_COLUMNS
     records = [dict(zip(rows[0], row, strict=True)) for row in rows[1:]]
-    assert [r["section"] for r in records] == ["total"] + ["kind"] * 4 + ["unit"] * 6 + ["overdue"]
+    sections = [r["section"] for r in records]
+    assert sections[:12] == ["total"] + ["kind"] * 4 + ["unit"] * 6 + ["overdue"]
+    # then the day's supplies (the fixture's stock, B's masks): test_the_days_supplies_lines
+    assert set(sections[12:]) == {"donations", "donated", "issued"}
     assert {r["date"] for r in records} == {MONDAY}
     total = records[0]
     assert (total["reported"], total["epidemic_share"], total["visits_satisfaction_rate"]) == (
@@ -267,7 +273,7 @@ def test_the_report_as_csv(api: Api, clock: Clock) -> None:
         "0",
         "",
     )
-    overdue = records[-1]
+    overdue = records[11]
     assert (overdue["incident"], overdue["unit_name"], overdue["minutes_late"]) == (
         ids["N"],
         "陈桥街道",
@@ -349,7 +355,7 @@ def test_the_report_as_an_excel_workbook(api: Api, clock: Clock) -> None:
         )
     sheets = cells(by_accept.data)
     assert cells(by_suffix.data) == sheets
-    assert list(sheets) == ["合计", "按类别", "按单位", "超期工单"]
+    assert list(sheets) == ["合计", "按类别", "按单位", "超期工单", "捐赠", "物资收发"]
     assert sheets["合计"] == [
         ("日期", "截至", *FIGURE_HEADERS),
         (datetime(2026, 3, 2), datetime(2026, 3, 3), *figure_cells(report["total"])),
@@ -477,3 +483,163 @@ def test_who_may_read_the_daily_report(api: Api, clock: Clock, expect_error: Any
     expect_error(get_report(api, D, date="2026-03-03"), 422, "date")  # has not begun
     expect_error(get_report(api, D), 422, "date")
     assert api.client.get("/reports/daily", query_string={"date": MONDAY}).status_code == 401
+
+
+# --- the day's supplies: donations received and supplies issued, per unit ------------------
+
+WEDNESDAY = "2026-03-04"
+GONGYUAN = "gangwen/chenqiao/gongyuan"
+HUAQIAO = "gangwen/chenqiao/huaqiao"
+
+
+def supplies_week(api: Api, clock: Clock) -> None:
+    """Tuesday 84 disinfectant for 公园社区; on Wednesday it is corrected (40 斤 fewer),
+    tissues come to 花桥社区, alcohol and ¥150,000 (two earmarks) to 陈桥街道, and 丽都社区
+    delivers 50 masks (from the stock the fixture gave it on Monday)."""
+    ledgers = api.services.supplies
+    admin = Actor(ADMIN, Role.ADMIN, DISTRICT)
+
+    def donate(unit: str, donor: Donor, *lines: Line, cash: Cash | None = None) -> str:
+        command = ReceiveDonation(unit, donor, "物资保障组", items=lines, cash=cash)
+        receipt: str = ledgers.execute(admin, unit, command).event.receipt
+        return receipt
+
+    clock.now = at(2026, 3, 3, 15, 0)
+    receipt = donate(GONGYUAN, Donor(DonorKind.ORGANISATION, "某慈善会"), Line("84消毒液", 1040))
+    clock.now = at(2026, 3, 4, 9, 0)
+    ledgers.execute(
+        admin, GONGYUAN, CorrectDonation(receipt, "过磅复核", (Line("84消毒液", 1000),))
+    )
+    donate(HUAQIAO, Donor(DonorKind.ORGANISATION, "某公司党支部"), Line("纸巾", 2))
+    cash = Cash(
+        15_000_000, (Earmark("支援武汉医护人员", 8_000_000), Earmark("一线防护", 7_000_000))
+    )
+    donate(CHENQIAO, Donor(DonorKind.COMPANY, "某药业公司"), Line("医用酒精", 5), cash=cash)
+    donate(CHENQIAO, Donor(DonorKind.INDIVIDUAL, anonymous=True), Line("医用酒精", 1))
+    clock.now = at(2026, 3, 4, 10, 0)
+    order = api.handed_down(people_report_body("supply_delivery", place="丽都"), LIDU)["id"]
+    clock.now = at(2026, 3, 4, 11, 0)
+    api.act(HC, order, "resolve", RESOLVE)
+    clock.now = at(2026, 3, 5, 1, 0)  # the next day: a delivery then is not Wednesday's
+    order = api.handed_down(people_report_body("supply_delivery", place="丽都"), LIDU)["id"]
+    api.act(HC, order, "resolve", RESOLVE)
+    api.services.projector.catch_up(DISTRICT)
+
+
+def test_the_days_supplies_lines(
+    api: Api, clock: Clock, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    supplies_week(api, clock)
+    clock.now = at(2026, 3, 5, 9, 0)
+    report = api.ok(get_report(api, date=WEDNESDAY))
+    assert DailyReportSchema().dump(report) == report
+    assert report["supplies"] == [
+        {
+            "unit": CHENQIAO,
+            "name": "陈桥街道",
+            "level": "street",
+            "donations": {
+                "count": 2,
+                "corrections": 0,
+                "items": [{"item": "医用酒精", "quantity": 6, "measure": "桶"}],
+                "cash_fen": 15_000_000,
+            },
+            "issued": [],
+        },
+        {
+            "unit": GONGYUAN,
+            "name": "公园社区",
+            "level": "community",
+            "donations": {
+                "count": 0,
+                "corrections": 1,
+                "items": [{"item": "84消毒液", "quantity": -40, "measure": "斤"}],
+                "cash_fen": 0,
+            },
+            "issued": [],
+        },
+        {
+            "unit": HUAQIAO,
+            "name": "花桥社区",
+            "level": "community",
+            "donations": {
+                "count": 1,
+                "corrections": 0,
+                "items": [{"item": "纸巾", "quantity": 2, "measure": "箱"}],
+                "cash_fen": 0,
+            },
+            "issued": [],
+        },
+        {
+            "unit": LIDU,
+            "name": "丽都社区",
+            "level": "community",
+            "donations": {"count": 0, "corrections": 0, "items": [], "cash_fen": 0},
+            "issued": [{"item": "口罩", "quantity": 50, "measure": "个"}],
+        },
+    ]
+    tuesday = api.ok(get_report(api, date="2026-03-03"))["supplies"]
+    assert [(u["unit"], u["donations"]["items"]) for u in tuesday] == [
+        (GONGYUAN, [{"item": "84消毒液", "quantity": 1040, "measure": "斤"}])
+    ]
+
+    as_csv = get_report(api, accept="text/csv", date=WEDNESDAY).data
+    rows = list(csv.DictReader(io.StringIO(as_csv.decode("utf-8-sig"))))
+    supplied = [
+        (r["section"], r["unit_name"], r["donations"], r["cash_fen"], r["item"], r["quantity"])
+        for r in rows
+        if r["section"] in ("donations", "donated", "issued")
+    ]
+    assert supplied == [
+        ("donations", "陈桥街道", "2", "15000000", "", ""),
+        ("donations", "公园社区", "0", "0", "", ""),
+        ("donations", "花桥社区", "1", "0", "", ""),
+        ("donated", "陈桥街道", "", "", "医用酒精", "6"),
+        ("donated", "公园社区", "", "", "84消毒液", "-40"),
+        ("donated", "花桥社区", "", "", "纸巾", "2"),
+        ("issued", "丽都社区", "", "", "口罩", "50"),
+    ]
+    assert next(r for r in rows if r["section"] == "issued")["measure"] == "个"
+
+    as_xlsx = get_report(api, accept=XLSX, date=WEDNESDAY).data
+    sheets = cells(as_xlsx)
+    assert sheets["捐赠"] == [
+        ("单位编号", "单位名称", "受赠笔数", "更正笔数", "现金(元)"),
+        (CHENQIAO, "陈桥街道", 2, 0, 150000),
+        (GONGYUAN, "公园社区", 0, 1, 0),
+        (HUAQIAO, "花桥社区", 1, 0, 0),
+    ]
+    assert sheets["物资收发"] == [
+        ("单位编号", "单位名称", "物资", "计量单位", "受赠数量", "发放数量"),
+        (CHENQIAO, "陈桥街道", "医用酒精", "桶", 6, None),
+        (GONGYUAN, "公园社区", "84消毒液", "斤", -40, None),
+        (HUAQIAO, "花桥社区", "纸巾", "箱", 2, None),
+        (LIDU, "丽都社区", "口罩", "个", None, 50),
+    ]
+    book = openpyxl.load_workbook(io.BytesIO(as_xlsx))
+    assert book["捐赠"]["E2"].number_format == "#,##0.00"
+
+    # The same lines after a rebuild, to the byte.
+    first_json = get_report(api, date=WEDNESDAY).data
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    rebuilt = CliRunner().invoke(main, ["projections", "rebuild", "--partition", DISTRICT])
+    assert rebuilt.exit_code == 0, rebuilt.output
+    assert get_report(api, date=WEDNESDAY).data == first_json
+    assert get_report(api, accept="text/csv", date=WEDNESDAY).data == as_csv
+    assert cells(get_report(api, accept=XLSX, date=WEDNESDAY).data) == sheets
+
+
+def test_no_donors_contact_in_the_report(api: Api, clock: Clock) -> None:
+    clock.now = at(2026, 3, 4, 9, 0)
+    donor = Donor(DonorKind.INDIVIDUAL, "赵某", contact=Contact("赵某", "13611112222"))
+    command = ReceiveDonation(LIDU, donor, "物资保障组", items=(Line("口罩", 100),))
+    api.services.supplies.execute(Actor(ADMIN, Role.ADMIN, DISTRICT), LIDU, command)
+    api.services.projector.catch_up(DISTRICT)
+    clock.now = at(2026, 3, 5, 9, 0)
+    outputs = [
+        get_report(api, date=WEDNESDAY).data.decode(),
+        get_report(api, accept="text/csv", date=WEDNESDAY).data.decode("utf-8-sig"),
+        repr(cells(get_report(api, accept=XLSX, date=WEDNESDAY).data)),
+    ]
+    for text in outputs:
+        assert "口罩" in text and "13611112222" not in text and "赵某" not in text

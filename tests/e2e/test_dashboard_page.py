@@ -18,6 +18,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from people import D, report_body
+from people import ADMIN, CHENQIAO, HC, HUAQIAO, LIDU, SHANGHAI, D, report_body
 from werkzeug.serving import make_server
 from worker import RqWorker
 
@@ -172,6 +173,168 @@ def test_the_page_updates_live_without_reloading(
     assert (ARTIFACTS / "dashboard.png").stat().st_size > 10_000
 
 
+def donation(unit: str, donor: dict[str, Any], items: list[tuple[str, int]], **more: Any) -> Any:
+    lines = [{"item": item, "quantity": n} for item, n in items]
+    return {"unit": unit, "donor": donor, "received_by": "经手人", "items": lines, **more}
+
+
+def cells(page: Any, selector: str) -> list[list[str]]:
+    """The text of each row's cells of a table body, read in one go (a refresh replaces them)."""
+    found: list[list[str]] = page.evaluate(
+        f"""Array.from(document.querySelectorAll({json.dumps(selector)} + ' tr'))
+            .map(tr => Array.from(tr.cells).map(td => td.textContent))"""
+    )
+    return found
+
+
+def test_the_page_shows_the_supplies_of_the_viewers_subtree(
+    base_url: str, worker: RqWorker, tokens: dict[str, str]
+) -> None:
+    """Stock within the token's subtree, the shortages and open pleas, and the public list of
+    donations (捐赠公示) without contact details: the figures the API has, shown in Chinese,
+    and a new donation shows without reloading. (The app's fixture gave every unit below the
+    district 1,000,000 masks.)"""
+    from playwright.sync_api import sync_playwright
+
+    executable = chromium()
+    admin, handler = tokens[ADMIN], tokens[HC]
+    suits = {"kind": "company", "name": "港闻医学检验实验室"}
+    post(base_url, admin, "/supplies/donations", donation("gangwen/cdc", suits, [("防护服", 1200)]))
+    earmarks = [
+        {"purpose": "支援武汉医护人员", "amount_fen": 8_000_000},
+        {"purpose": "区一线防护物资采购", "amount_fen": 7_000_000},
+    ]
+    cash = {"amount_fen": 15_000_000, "earmarks": earmarks}
+    gift = donation("gangwen", {"kind": "company", "name": "港闻港务集团有限公司"}, [], cash=cash)
+    post(base_url, admin, "/supplies/donations", gift)
+    anonymous = {
+        "kind": "individual",
+        "anonymous": True,
+        "contact": {"name": "李秀英", "phone": "13912345678"},
+    }
+    post(base_url, handler, "/supplies/donations", donation(LIDU, anonymous, [("额温枪", 5)]))
+    masks = [{"item": "口罩", "quantity": 300}]
+    sent = post(
+        base_url,
+        handler,
+        "/supplies/transfers",
+        {"from_unit": CHENQIAO, "to_unit": LIDU, "items": masks},
+    )
+    receipt = {"received": [{"item": "口罩", "quantity": 290}], "loss_reason": "一包口罩受潮"}
+    post(base_url, handler, f"/supplies/transfers/{sent['transfer_id']}/receipt", receipt)
+    on_way = [{"item": "口罩", "quantity": 100}]
+    post(
+        base_url,
+        handler,
+        "/supplies/transfers",
+        {"from_unit": CHENQIAO, "to_unit": HUAQIAO, "items": on_way},
+    )
+    plea = {"unit": LIDU, "items": [{"item": "额温枪", "quantity": 20}], "note": "卡口测温缺额温枪"}
+    need_id = post(base_url, handler, "/supplies/needs", plea)["need_id"]
+    two = [{"item": "额温枪", "quantity": 2}]
+    order = post(base_url, tokens[D], "/incidents", report_body("supply_delivery", items=two))
+    post(base_url, handler, f"/incidents/{order['id']}/sign-for", {})
+    post(base_url, handler, f"/incidents/{order['id']}/hand-down", {"community": LIDU})  # reserves
+    worker.wait_idle()
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1600, "height": 1200}, locale="zh-CN")
+            console: list[str] = []
+            page.on("console", lambda message: console.append(message.text))
+            failed: list[str] = []
+            page.on("requestfailed", lambda request: failed.append(f"failed {request.url}"))
+            page.on(
+                "response",
+                lambda answer: (
+                    failed.append(f"{answer.status} {answer.url}") if answer.status >= 400 else None
+                ),
+            )
+
+            def wait_for(condition: str) -> None:
+                try:
+                    page.wait_for_function(condition, timeout=10_000)
+                except Exception as exc:
+                    shown = page.evaluate("document.body.innerText")[:3000]
+                    raise AssertionError(
+                        f"{condition}: {exc}\npage: {shown}\nconsole: {console}"
+                    ) from exc
+
+            page.goto(base_url + "/dashboard")
+            page.fill("#token", tokens[D])
+            page.click("#token-form button")
+            wait_for("document.getElementById('supplies').dataset.state === 'shown'")
+            assert page.locator("#supplies").is_visible()
+            stock = {row[0]: row[1:] for row in cells(page, "#stock-list")}
+            # 13 units below the district had 1,000,000 masks: 10 were lost on the way to 丽都
+            # and 100 are on their way to 花桥
+            assert stock["口罩"] == ["12,999,890 个", "0 个", "12,999,890 个", "100 个"]
+            assert stock["额温枪"] == ["5 把", "2 把", "3 把", "0 把"]  # 2 promised to the order
+            assert stock["防护服"] == ["1,200 件", "0 件", "1,200 件", "0 件"]
+            assert cells(page, "#shortage-list") == [
+                ["丽都社区", "额温枪", "20 把", "3 把", "17 把"]
+            ]
+            assert cells(page, "#need-list") == [
+                [need_id, "丽都社区", "额温枪 20 把", "卡口测温缺额温枪"]
+            ]
+            donations = cells(page, "#donation-list")
+            assert len(donations) == 10  # the latest ten
+            newest = donations[:3]
+            assert [row[1:4] for row in newest] == [
+                ["匿名", "额温枪 5 把", "丽都社区"],
+                [
+                    "港闻港务集团有限公司",
+                    "现金 ¥150,000（其中支援武汉医护人员 ¥80,000；区一线防护物资采购 ¥70,000）",
+                    "港闻区",
+                ],
+                ["港闻医学检验实验室", "防护服 1,200 件", "区疾控中心"],
+            ]
+            assert all(re.fullmatch(r"JZ-[a-z./]+-\d{4}", row[0]) for row in donations), donations
+            today = datetime.now(SHANGHAI)
+            assert all(row[4].startswith(today.strftime("%m-%d ")) for row in newest), newest
+            text = page.evaluate("document.body.innerText")
+            assert "13912345678" not in text and "李秀英" not in text  # no contact details
+            assert not failed, failed
+
+            # a donation arrives: it shows at the top, and in the stock, without reloading
+            page.evaluate("window.__marker = 'no reload'")
+            tissues = {"kind": "organisation", "name": "港闻置业公司党支部"}
+            post(
+                base_url, handler, "/supplies/donations", donation(HUAQIAO, tissues, [("纸巾", 2)])
+            )
+            wait_for(
+                "(document.querySelector('#donation-list tr td:nth-child(2)') || {})"
+                ".textContent === '港闻置业公司党支部'"
+            )
+            wait_for("!!document.querySelector('#stock-list tr[data-item=\"纸巾\"]')")
+            assert page.evaluate("window.__marker") == "no reload"
+            assert cells(page, "#donation-list")[0][1:4] == [
+                "港闻置业公司党支部",
+                "纸巾 2 箱",
+                "花桥社区",
+            ]
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "dashboard-supplies.png"), full_page=True)
+
+            # a viewer of another street sees its own subtree's stock, and no shortage there
+            other = browser.new_context(viewport={"width": 1600, "height": 1200}).new_page()
+            other.goto(base_url + "/dashboard")
+            other.fill("#token", tokens["viewer@gangwen/binjiang"])
+            other.click("#token-form button")
+            other.wait_for_function(
+                "document.getElementById('supplies').dataset.state === 'shown'", timeout=10_000
+            )
+            assert cells(other, "#stock-list") == [
+                ["口罩", "3,000,000 个", "0 个", "3,000,000 个", "0 个"]
+            ]
+            assert cells(other, "#shortage-list") == [["无"]]
+            assert cells(other, "#need-list") == [["无"]]
+            assert not failed, failed
+        finally:
+            browser.close()
+
+
 def test_the_stream_needs_a_token_and_sends_the_position(
     base_url: str, tokens: dict[str, str]
 ) -> None:
@@ -251,6 +414,7 @@ def test_the_page_loads_its_style_and_script_from_the_app_and_nothing_else(
     assert json.loads(links.inline["application/json"]) == {
         "on_time_target": ON_TIME_TARGET,
         "satisfaction_target": SATISFACTION_TARGET,
+        "timezone": "Asia/Shanghai",  # the page shows donations' times as the district's clock
     }
     assert 'id="dashboard-config"' in page
     css = fetch(base_url + "/dashboard/static/dashboard.css")[1].decode()

@@ -35,6 +35,27 @@ SHIFT = {
     "end": "2090-03-03T06:00:00+08:00",
 }
 
+ADMIN = "admin@gangwen"
+RECEIPT = "JZ-gangwen.chenqiao.lidu-0001"  # the donation the app's stock came with
+DONATION = {
+    "unit": LIDU,
+    "donor": {
+        "kind": "company",
+        "name": "某超市",
+        "contact": {"name": "王经理", "phone": "13800000000"},
+    },
+    "received_by": "库管员",
+    "items": [{"item": "口罩", "quantity": 10}],
+    "cash": {"amount_fen": 100, "earmarks": [{"purpose": "防护物资", "amount_fen": 50}]},
+    "note": "捐赠",
+}
+TRANSFER = {
+    "from_unit": "gangwen/chenqiao",
+    "to_unit": LIDU,
+    "items": [{"item": "口罩", "quantity": 5}],
+    "note": "下拨",
+}
+
 # endpoint -> (path template, sender, state of the incident it acts on, valid body)
 BODIES: dict[str, tuple[str, str, str | None, dict[str, Any]]] = {
     "report-supplies": ("/incidents", D, None, {}),  # filled from the report_body fixture
@@ -60,6 +81,39 @@ BODIES: dict[str, tuple[str, str, str | None, dict[str, Any]]] = {
     "deactivate": ("/staff/wang.fang/deactivate", HC, None, {"reason": "返乡"}),
     "shifts": ("/staff/wang.fang/shifts", HC, None, SHIFT),
     "cancel-shift": ("/staff/wang.fang/shifts/night-0/cancel", HC, None, {"reason": "有事"}),
+    "catalogue": (
+        "/supplies/catalogue",
+        ADMIN,
+        None,
+        {"name": "体温计", "category": "temperature", "unit": "支"},
+    ),
+    "donation": ("/supplies/donations", HC, None, DONATION),
+    "correction": (
+        f"/supplies/donations/{RECEIPT}/corrections",
+        HC,
+        None,
+        {"reason": "录入有误", "items": [{"item": "口罩", "quantity": 5}]},
+    ),
+    "transfer": ("/supplies/transfers", HC, None, TRANSFER),
+    "receipt": (
+        "/supplies/transfers/{transfer}/receipt",
+        HC,
+        None,
+        {"received": [{"item": "口罩", "quantity": 4}], "loss_reason": "破损"},
+    ),
+    "need": (
+        "/supplies/needs",
+        HC,
+        None,
+        {"unit": LIDU, "items": [{"item": "额温枪", "quantity": 2}], "note": "求助"},
+    ),
+    "close-need": ("/supplies/needs/{need}/close", HC, None, {"reason": "已解决"}),
+    "stocktake": (
+        "/supplies/stocktakes",
+        HC,
+        None,
+        {"unit": LIDU, "item": "口罩", "counted": 5, "reason": "盘点"},
+    ),
 }
 TEMPLATES = {template for template, *_ in BODIES.values()}
 NO_TEXT = {"claim", "take-over", "claim-next"}  # an expected version, or an enum, only
@@ -71,6 +125,9 @@ def openapi_path(url: str) -> str:
         .replace(LIDU, "{unit}")
         .replace("wang.fang", "{staff_id}")
         .replace("night-0", "{shift_id}")
+        .replace(RECEIPT, "{receipt}")
+        .replace("{transfer}", "{transfer_id}")
+        .replace("{need}", "{need_id}")
     )
 
 
@@ -160,6 +217,15 @@ def ready(
         if template.startswith("/staff/"):
             response = client.post("/staff", json=STAFF, headers=auth(HC))
             assert response.status_code == 201, response.get_data(as_text=True)
+        if "{transfer}" in template:
+            response = client.post("/supplies/transfers", json=TRANSFER, headers=auth(HC))
+            assert response.status_code == 201, response.get_data(as_text=True)
+            url = template.format(transfer=response.get_json()["transfer_id"])
+        if "{need}" in template:
+            need = {"unit": LIDU, "items": [{"item": "额温枪", "quantity": 2}]}
+            response = client.post("/supplies/needs", json=need, headers=auth(HC))
+            assert response.status_code == 201, response.get_data(as_text=True)
+            url = template.format(need=response.get_json()["need_id"])
         catch_up()
         return url, as_, body
 

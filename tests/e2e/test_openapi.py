@@ -136,7 +136,13 @@ def test_docs_answer_html(client: Any) -> None:
 # --- the errors each operation can give --------------------------------------------------------
 
 ERROR_CODES = {"400", "401", "403", "404", "409", "413", "415", "422", "503"}
-NO_TOKEN = {("/healthz", "get"), ("/dashboard", "get"), ("/metrics", "get")}  # scrapes: none
+# Scrapes, the page and the public list of donations (捐赠公示) need no token.
+NO_TOKEN = {
+    ("/healthz", "get"),
+    ("/dashboard", "get"),
+    ("/metrics", "get"),
+    ("/supplies/donations/public", "get"),
+}
 # (the stream takes one as ?token=)
 ROLE_CHECKED_READS = {
     ("/reports/daily", "get"),

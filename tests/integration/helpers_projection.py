@@ -14,6 +14,7 @@ from typing import Any
 
 import redis as redis_lib
 from clock import START, Clock
+from supplies import stock_up
 
 from coordination.bootstrap import Services, build_services
 from coordination.config import Config
@@ -78,8 +79,15 @@ class CrashAt:
             raise Boom(f"crash before committing the batch ending at {position}")
 
 
-def services(redis_url: str, redis: redis_lib.Redis | None = None, clock: Any = None) -> Services:
-    return build_services(Config(redis_url=redis_url), redis, clock=clock or Clock())
+def services(
+    redis_url: str, redis: redis_lib.Redis | None = None, clock: Any = None, stocked: bool = True
+) -> Services:
+    """Services on the test's server; ``stocked``: with the catalogue and masks in every unit,
+    so that delivery orders can be handed down, claimed and resolved."""
+    svc = build_services(Config(redis_url=redis_url), redis, clock=clock or Clock())
+    if stocked:
+        stock_up(svc)
+    return svc
 
 
 def register_volunteer(

@@ -24,6 +24,7 @@ import pytest
 import redis as redis_lib
 from clock import Clock
 from helpers_projection import check_read_models
+from supplies import stock_up
 
 from coordination.bootstrap import Services, build_services
 from coordination.config import Config
@@ -67,7 +68,9 @@ def at(month: int, day: int, hour: int = 0, minute: int = 0, year: int = 2026) -
 
 
 def services_at(redis_url: str, redis: redis_lib.Redis, clock: Clock) -> Services:
-    return build_services(Config(redis_url=redis_url), redis, clock=clock)
+    svc = build_services(Config(redis_url=redis_url), redis, clock=clock)
+    stock_up(svc)  # delivery orders draw on the ledgers
+    return svc
 
 
 def work_order(place: str = "丽都", epidemic: bool = False, title: str = "") -> dict[str, Any]:

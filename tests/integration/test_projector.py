@@ -389,12 +389,17 @@ def test_counters_drop_to_no_field_at_zero_step_by_step(
             check_read_models(redis)
 
     left = sorted(name.split(":", 2)[2] for name in dump_all(redis))
-    # What stays: the views, the index, the checkpoint, and the day's counts (history, kept).
-    assert [n for n in left if not n.startswith(("view:", "day:"))] == [
+    # What stays: the views, the index, the checkpoint, and the day's counts (history, kept);
+    # and the supplies' books (the masks the district was stocked with, less what was issued).
+    supplies = ("ledger:", "supply-day:", "catalogue", "donation", "ledger-units")
+    assert [n for n in left if not n.startswith(("view:", "day:", *supplies))] == [
         "checkpoint",
         "incidents",
         "unit-changes",  # when each unit last changed: what its live stream watches
     ]
+    for unit in (LIDU, CHENQIAO, WANGHAI):  # every delivery was resolved: nothing promised
+        stock = svc.reads.ledgers(P, [unit]).ledgers[unit].of("口罩")
+        assert stock.reserved == 0 and stock.issued > 0, (unit, stock)
     assert [n for n in left if n.startswith("day:")] == [f"day:{NOW.date().isoformat()}"]
     for unit in (DISTRICT, CHENQIAO, LIDU, BINJIANG):
         assert svc.reads.summary(P, unit)[0] == {}
@@ -477,7 +482,7 @@ def test_a_thousand_appends_enqueue_a_handful_of_catch_ups(
     redis: redis_lib.Redis, redis_url: str
 ) -> None:
     clock = Clock()
-    svc = services(redis_url, redis, clock)
+    svc = services(redis_url, redis, clock, stocked=False)  # work orders only: no appends first
     queue = Queue(Config().queue, connection=redis, serializer=JSONSerializer)
     assert queue.count == 0
     for i in range(1000):
@@ -493,9 +498,9 @@ def test_a_thousand_appends_enqueue_a_handful_of_catch_ups(
 
     assert svc.projector.catch_up(P) == 2000
     assert not redis.exists(keys.trigger(P))
-    svc.incidents.report(ADMIN, report_fields())
+    svc.incidents.report(ADMIN, report_fields(Kind.WORK_ORDER))
     assert queue.count == 2, "after a catch-up cleared the trigger, the next append enqueues"
-    svc.incidents.report(ADMIN, report_fields())
+    svc.incidents.report(ADMIN, report_fields(Kind.WORK_ORDER))
     assert queue.count == 2
 
 

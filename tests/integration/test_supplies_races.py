@@ -72,7 +72,7 @@ def assert_books_balance(found: dict[str, Ledger]) -> None:
 def test_fifty_concurrent_hand_downs_for_ten_thermometers_exactly_ten_win(
     redis_url: str, redis: redis_lib.Redis
 ) -> None:
-    svc = services(redis_url, redis, Clock(tick=timedelta(milliseconds=1)))
+    svc = services(redis_url, redis, Clock(tick=timedelta(milliseconds=1)), stocked=False)
     seed_catalogue(svc)
     donate(svc, LIDU, "额温枪", 10)
     ids = []
@@ -157,7 +157,9 @@ MOVER = textwrap.dedent(
 def test_transfers_killed_half_way_leave_the_books_balanced_and_a_successor_finishes(
     redis_url: str, redis: redis_lib.Redis
 ) -> None:
-    svc = services(redis_url, redis, lambda: datetime.now(UTC))  # the movers' clock too
+    svc = services(
+        redis_url, redis, lambda: datetime.now(UTC), stocked=False
+    )  # the movers' clock too
     seed_catalogue(svc)
     donate(svc, CHENQIAO, "口罩", 100_000)
     donate(svc, CHENQIAO, "额温枪", 10_000)
@@ -201,7 +203,7 @@ def test_transfers_killed_half_way_leave_the_books_balanced_and_a_successor_fini
 def test_a_transfer_is_received_once_even_when_two_receive_it_at_once(
     redis_url: str, redis: redis_lib.Redis
 ) -> None:
-    svc = services(redis_url, redis, Clock(tick=timedelta(milliseconds=1)))
+    svc = services(redis_url, redis, Clock(tick=timedelta(milliseconds=1)), stocked=False)
     seed_catalogue(svc)
     donate(svc, CHENQIAO, "口罩", 100)
     sent = svc.supplies.execute(HANDLER, CHENQIAO, DispatchTransfer(HUAQIAO, (Line("口罩", 40),)))

@@ -7,6 +7,7 @@ district whose every unit has plenty: ``stock_up(services)``. Tests about stock 
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from coordination.domain.access import Actor, Role
@@ -38,24 +39,25 @@ PLENTY = 1_000_000
 def seed_catalogue(services: Any, district: str = DISTRICT) -> None:
     """The standard catalogue (items that are there already are left as they are)."""
     for item in CATALOGUE:
-        try:
+        with contextlib.suppress(Conflict):
             services.supplies.catalogue.add(ADMIN, district, item)
-        except Conflict:
-            pass
 
 
 def stock_up(
     services: Any,
-    items: tuple[str, ...] = ("口罩",),
+    items: tuple[str, ...] = tuple(item.name for item in CATALOGUE),
     quantity: int = PLENTY,
     district: str = DISTRICT,
 ) -> None:
-    """The catalogue, and ``quantity`` of each item donated to every unit below the district."""
+    """The catalogue, and ``quantity`` of each item donated to every unit below the district
+    (a unit stocked already, by another app on the same server, is left as it is)."""
     seed_catalogue(services, district)
     donor = Donor(DonorKind.COMPANY, "测试捐赠单位")
     lines = tuple(Line(item, quantity) for item in items)
     for unit in services.jurisdiction.units.values():
         if unit.parent is None or services.jurisdiction.district_of(unit.id) != district:
+            continue
+        if services.supplies.ledger(district, unit.id)[0].donations:
             continue
         services.supplies.execute(
             ADMIN, unit.id, ReceiveDonation(unit.id, donor, "库管员", items=lines)

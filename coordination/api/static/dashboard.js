@@ -4,6 +4,7 @@
   // The targets, from the page (the JSON block the template writes, before this script).
   var CONFIG = JSON.parse(document.getElementById("dashboard-config").textContent);
   var ON_TIME_TARGET = CONFIG.on_time_target, SATISFACTION_TARGET = CONFIG.satisfaction_target;
+  var TIMEZONE = CONFIG.timezone, DONATIONS_SHOWN = 10;
   var KEY = "coordination.dashboard.token";
   var KINDS = { work_order: "工单", supply_delivery: "物资配送", quarantine_visit: "隔离上门",
                 night_emergency: "夜间急件" };
@@ -105,6 +106,101 @@
       body.appendChild(tr);
     });
   }
+  function number(n) { return Number(n).toLocaleString("zh-CN"); }
+  function yuan(fen) { return "¥" + (fen / 100).toLocaleString("zh-CN", { maximumFractionDigits: 2 }); }
+  function quantity(line) { return line.item + " " + number(line.quantity) + " " + (line.measure || ""); }
+  function local(iso) {
+    // As the district's clock reads it (the API's times may be UTC).
+    var parts = new Intl.DateTimeFormat("zh-CN", { timeZone: TIMEZONE, month: "2-digit",
+      day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23" })
+      .formatToParts(new Date(iso));
+    var p = {}; parts.forEach(function (x) { p[x.type] = x.value; });
+    return p.month + "-" + p.day + " " + p.hour + ":" + p.minute;
+  }
+  function rows(body, columns, list, attrs) {
+    body.textContent = "";
+    if (!list.length) {
+      body.appendChild(el("tr")).appendChild(el("td", { colspan: columns }, "无"));
+      return;
+    }
+    list.forEach(function (entry) {
+      var cells = attrs(entry), tr = el("tr", cells.attrs);
+      cells.texts.forEach(function (t) {
+        var td = el("td", {}, t.text !== undefined ? t.text : t);
+        if (t.cls) td.className = t.cls;
+        tr.appendChild(td);
+      });
+      body.appendChild(tr);
+    });
+  }
+  function renderStock(list) {
+    // Per item over the subtree: what is on the shelves, promised to orders, free, on its way.
+    var items = {}, order = [];
+    list.forEach(function (r) {
+      var t = items[r.item];
+      if (!t) { t = items[r.item] = { item: r.item, measure: r.measure, on_hand: 0, reserved: 0,
+                                      available: 0, in_transit: 0 }; order.push(r.item); }
+      ["on_hand", "reserved", "available", "in_transit"].forEach(function (k) { t[k] += r[k]; });
+    });
+    order.sort();
+    rows($("stock-list"), 5, order.map(function (k) { return items[k]; }), function (t) {
+      var m = " " + (t.measure || "");
+      return { attrs: { "data-item": t.item, "data-available": t.available },
+               texts: [t.item, number(t.on_hand) + m, number(t.reserved) + m,
+                       { text: number(t.available) + m, cls: t.available > 0 ? "" : "late" },
+                       number(t.in_transit) + m] };
+    });
+  }
+  function renderShortages(list, names) {
+    list = list.slice().sort(function (a, b) { return b.short - a.short; });
+    rows($("shortage-list"), 5, list, function (r) {
+      var m = " " + (r.measure || "");
+      return { attrs: { "data-unit": r.unit, "data-item": r.item, "data-short": r.short },
+               texts: [r.name || names[r.unit] || r.unit, r.item, number(r.needed) + m,
+                       number(r.available) + m, { text: number(r.short) + m, cls: "late" }] };
+    });
+  }
+  function renderNeeds(list, names) {
+    rows($("need-list"), 4, list, function (n) {
+      return { attrs: { "data-need": n.need_id },
+               texts: [n.need_id, n.name || names[n.unit] || n.unit,
+                       (n.remaining || []).map(quantity).join("、"), n.note || ""] };
+    });
+  }
+  function renderDonations(list) {
+    rows($("donation-list"), 5, list, function (d) {
+      var what = (d.items || []).map(quantity);
+      if (d.cash_fen) {
+        var marks = (d.earmarks || []).map(function (e) { return e.purpose + " " + yuan(e.amount_fen); });
+        what.push("现金 " + yuan(d.cash_fen) + (marks.length ? "（其中" + marks.join("；") + "）" : ""));
+      }
+      return { attrs: { "data-receipt": d.receipt },
+               texts: [d.receipt + (d.corrected ? "（已更正）" : ""), d.donor, what.join("、"),
+                       d.to.name || d.to.unit, local(d.received_at)] };
+    });
+  }
+  function renderSupplies(found, names) {
+    if (!found) { $("supplies").setAttribute("data-state", "failed"); return; }
+    renderStock(found.stock.rows);
+    renderShortages(found.shortages.rows, names);
+    renderNeeds(found.needs.needs, names);
+    renderDonations(found.donations.items);
+    $("supplies").setAttribute("data-state", "shown");
+  }
+  function supplies(at) {
+    // Read apart from the figures: a failure here leaves the rest of the board as it is.
+    var since = at ? "min_position=" + at : "";
+    return Promise.all([
+      get("/supplies/stock?" + since), get("/supplies/shortages?" + since),
+      get("/supplies/needs?status=open&" + since),
+      get("/supplies/donations/public?limit=" + DONATIONS_SHOWN)
+    ]).then(function (r) {
+      return { stock: r[0], shortages: r[1], needs: r[2], donations: r[3] };
+    }, function (err) {
+      if (err.message === "401") throw err;
+      return null;
+    });
+  }
   function render(today, fig) {
     var total = fig.subtree.total;
     $("title").textContent = fig.name + " · 12345 热线三级联动";
@@ -126,9 +222,13 @@
     busy = true;
     var at = wanted;
     get("/dashboard/today" + query(at)).then(function (today) {
-      return get("/dashboard/units/" + today.unit + query(at)).then(function (fig) {
+      var units = get("/dashboard/units/" + today.unit + query(at));
+      return Promise.all([units, supplies(at)]).then(function (found) {
+        var fig = found[0], names = {};
+        fig.units.forEach(function (u) { names[u.unit] = u.name; });
         // The two reads may land at different positions: what is shown is the older one.
         shown = Math.min(fig.position, today.position); render(today, fig);
+        renderSupplies(found[1], names);
         $("login").hidden = true; $("board").hidden = false;
       });
     }).catch(function (err) {

@@ -18,14 +18,21 @@ past the real now (``until``, by default now): what is due later is left open an
   it; a few evening orders are left unsigned at midnight, breached and escalated at 00:01, and
   signed for (late) and resolved the next morning; the day's unfinished work (ordinary orders
   still being worked on, late-evening and night call-backs) is finished the next day, so a past
-  day ends with every order closed.
+  day ends with every order closed;
+* supplies (``supplies.py``): the catalogue, and once per data the district's own record of
+  donations, 陈桥街道's plea and the transfers that passed them on, dated the days before the
+  demo day (2月2日 to 2月6日 for 2月8日); then early each demo day every street is given what its
+  communities' deliveries will draw and passes it down (one receipt short, with the reason),
+  so that each delivery order reserves and issues real stock; 永和佳苑 posts a plea the day
+  leaves unmet (a shortage on the dashboard) and an anonymous resident brings masks. The
+  summary says whether the books balance, as the read side has them.
 
 Time only moves forward in a stream, and another day's history never interleaves with live
 events: while it writes, the demo holds the scheduler's tick slot, so no live deadline watch or
 lease expiry runs (its clock is behind the real one); a past day is refused while a scheduler
 runs on the same data (``--isolated`` seeds it into a server of its own), and wherever the
-demo's streams already have later events. The summary counts, per local day, what each day's
-report counts.
+demo's streams (its staff's, the supplies books') already have later events. The summary
+counts, per local day, what each day's report counts (its supplies too).
 
 Everything is deterministic for a seed (``random.Random``), except the incidents' random ids.
 Every write must succeed: failures are counted and raised at the end. A day that has orders

@@ -3,9 +3,18 @@ orders, resolutions and night emergencies (港闻区's own words)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 
-from coordination.domain.values import Category, Kind
+from coordination.domain.values import (
+    Cash,
+    CatalogueItem,
+    Category,
+    DonorKind,
+    Earmark,
+    Kind,
+    SupplyCategory,
+)
 
 DEFAULT_SEED = 20200208
 DISTRICT = "gangwen"
@@ -45,15 +54,16 @@ _GIVEN = (
 GIVEN = tuple(_GIVEN[i : i + 2] for i in range(0, len(_GIVEN), 2))  # two characters each
 PHONE_PREFIXES = ("138", "139", "137", "135", "136", "150", "158", "186", "189")
 
-# (item, measure, least, most)
+# What a household's delivery order asks for: (item, its counting unit, least, most). Each is
+# in the catalogue below; the order reserves it from its community's stock when handed down.
 SUPPLIES = [
-    ("口罩", "piece", 10, 50),
-    ("体温计", "piece", 1, 2),
-    ("84消毒液", "bottle", 1, 4),
-    ("医用酒精", "bottle", 1, 3),
-    ("大米", "jin", 10, 25),
-    ("蔬菜包", "bag", 1, 3),
-    ("降压药", "box", 1, 2),
+    ("口罩", "个", 10, 50),
+    ("体温计", "支", 1, 2),
+    ("84消毒液", "斤", 1, 4),  # decanted from the community's stock into residents' bottles
+    ("酒精棉片", "盒", 1, 3),
+    ("大米", "斤", 10, 25),
+    ("蔬菜包", "袋", 1, 3),
+    ("降压药", "盒", 1, 2),
 ]
 SUPPLY_WHO = ["居家隔离户", "独居老人", "行动不便的残疾人", "湖北返乡隔离家庭", "孕妇家庭"]
 
@@ -110,3 +120,106 @@ NIGHT_EMERGENCIES = [
     ("新港", 23, 5, "体温计打碎了", "居家隔离人员的体温计打碎了，孩子需要测温", "uncovered"),
     ("丽都", 23, 15, "隔离户急需退烧药", "居家隔离户夜间急需退烧药和体温计", "late_claim"),
 ]
+
+# --- supplies ------------------------------------------------------------------------------
+
+P, T, D, M, N = (
+    SupplyCategory.PROTECTION,
+    SupplyCategory.TEMPERATURE,
+    SupplyCategory.DISINFECTION,
+    SupplyCategory.MEDICAL,
+    SupplyCategory.DAILY_NEEDS,
+)
+# The district's catalogue as the demo needs it. The record counts 84 disinfectant in 斤 (公园)
+# and in barrels (丽都) without saying how much a barrel holds: two items, not a made-up
+# conversion.
+CATALOGUE = [
+    CatalogueItem("口罩", P, "个"),
+    CatalogueItem("防护服", P, "件"),
+    CatalogueItem("额温枪", T, "把"),
+    CatalogueItem("体温计", T, "支"),
+    CatalogueItem("84消毒液", D, "斤"),
+    CatalogueItem("84消毒液(桶装)", D, "桶"),
+    CatalogueItem("医用酒精", D, "桶"),
+    CatalogueItem("酒精棉片", D, "盒"),
+    CatalogueItem("纸巾", N, "箱"),
+    CatalogueItem("大米", N, "斤"),
+    CatalogueItem("蔬菜包", N, "袋"),
+    CatalogueItem("降压药", M, "盒"),
+]
+CHENQIAO = "gangwen/chenqiao"
+CDC = "gangwen/cdc"
+Items = tuple[tuple[str, int], ...]
+
+
+@dataclass(frozen=True)
+class Gift:
+    """One donation of the district's own record."""
+
+    days_before: int  # before the demo day: 2月2日 is six days before 2月8日
+    at: tuple[int, int]  # local hour and minute
+    unit: str
+    kind: DonorKind
+    donor: str
+    received_by: str
+    items: Items = ()
+    cash: Cash | None = None
+    note: str = ""
+
+
+# The district's own record (2月2日 to 2月6日 when the demo day is 2月8日), recorded once.
+STORY_GIFTS = [
+    Gift(6, (15, 0), "gangwen/chenqiao/huaqiao", DonorKind.ORGANISATION, "港闻置业公司党支部",
+         "花桥社区 陈秀英", (("纸巾", 2),), note="放在各楼电梯口，居民按电梯时用"),
+    Gift(5, (10, 30), CDC, DonorKind.COMPANY, "港闻医学检验实验室", "区疾控中心 物资科",
+         (("防护服", 1200),)),
+    Gift(4, (11, 0), "gangwen/chenqiao/gongyuan", DonorKind.ORGANISATION, "港闻爱心公益协会",
+         "公园社区物业 刘海涛", (("84消毒液", 1040),), note="用于公园社区公共区域消杀"),
+    Gift(3, (10, 0), CHENQIAO, DonorKind.COMPANY, "港闻医药连锁有限公司", "陈桥街道物资保障组",
+         (("医用酒精", 5),)),
+    Gift(3, (15, 0), "gangwen", DonorKind.COMPANY, "港闻港务集团有限公司", "区红十字会 张丽华",
+         cash=Cash(15_000_000, (Earmark("支援武汉医护人员", 8_000_000),
+                                Earmark("区一线防护物资采购", 7_000_000)))),
+    Gift(2, (9, 0), "gangwen/chenqiao/lidu", DonorKind.COMPANY, "丽都惠民超市",
+         "丽都社区 黄志强", (("84消毒液(桶装)", 6),)),
+    Gift(2, (14, 0), CHENQIAO, DonorKind.COMPANY, "赣州康宁医疗器械有限公司",
+         "陈桥街道物资保障组", (("额温枪", 11), ("口罩", 1000)),
+         note="从200公里外寄来的包裹"),
+]  # fmt: skip
+# 陈桥街道's supplies team posts its plea the evening of 2月4日 (days before, hour, minute).
+STORY_PLEA = (4, (20, 30), CHENQIAO, (("额温枪", 20), ("口罩", 1000)),
+              "物资保障组：卡口和入户测温缺额温枪，一线人员缺口罩")  # fmt: skip
+# 2月6日 afternoon: 公园社区 sends part of its 84 back up to the street, which passes the
+# parcel and the alcohol down (丽都 finds some masks spoilt on the way).
+# (days before, (hour, minute), from, to, items, note, received at, received, loss reason)
+Move = tuple[int, tuple[int, int], str, str, Items, str, tuple[int, int], Items | None, str]
+STORY_MOVES: list[Move] = [
+    (2, (15, 0), "gangwen/chenqiao/gongyuan", CHENQIAO, (("84消毒液", 400),),
+     "公园社区富余，交街道统筹", (15, 40), None, ""),
+    (2, (16, 0), CHENQIAO, "gangwen/chenqiao/yonghe",
+     (("口罩", 300), ("额温枪", 3), ("84消毒液", 150), ("医用酒精", 2)),
+     "永和佳苑安置小区近万居民", (17, 0), None, ""),
+    (2, (16, 5), CHENQIAO, "gangwen/chenqiao/huaqiao",
+     (("口罩", 150), ("额温枪", 2), ("84消毒液", 80), ("医用酒精", 1)), "", (17, 20), None, ""),
+    (2, (16, 10), CHENQIAO, "gangwen/chenqiao/gongyuan",
+     (("口罩", 150), ("额温枪", 2), ("医用酒精", 1)), "", (17, 30), None, ""),
+    (2, (16, 15), CHENQIAO, "gangwen/chenqiao/lidu",
+     (("口罩", 200), ("额温枪", 2), ("84消毒液", 100), ("医用酒精", 1)), "", (17, 45),
+     (("口罩", 190), ("额温枪", 2), ("84消毒液", 100), ("医用酒精", 1)),
+     "一包口罩运输途中受潮，10个不能使用"),
+]  # fmt: skip
+
+# Each demo day, early: every street is given what its communities' deliveries will draw and
+# passes it down; a delivery order reserves from its community's stock from about 07:40.
+DAILY_DONORS = [
+    (DonorKind.COMPANY, "港闻粮油贸易有限公司"),
+    (DonorKind.COMPANY, "滨江物流有限公司"),
+    (DonorKind.ORGANISATION, "港闻商会"),
+    (DonorKind.COMPANY, "新港电子科技有限公司"),
+    (DonorKind.ORGANISATION, "港闻青年志愿者协会"),
+    (DonorKind.INDIVIDUAL, "王建国"),
+]
+SHORT = "gangwen/chenqiao/yonghe"  # posts a plea the day's gifts do not meet: a shortage
+SHORT_PLEA: Items = (("口罩", 2000), ("84消毒液", 300))
+SHORT_NOTE = "安置小区近万居民，口罩和消毒液缺口大"
+ANONYMOUS_GIFT: Items = (("口罩", 200),)  # from a resident who gives no name, to SHORT

@@ -31,6 +31,7 @@ from coordination.devtools.demo.errors import (
 )
 from coordination.devtools.demo.fence import TickFence
 from coordination.devtools.demo.summary import Summary
+from coordination.devtools.demo.supplies import DemoSupplies
 from coordination.domain.access import Actor, Role
 from coordination.domain.commands import (
     DispatchIncident,
@@ -69,7 +70,7 @@ class DemoClock:
         return self.now
 
 
-class DemoDay(DayDraw):
+class DemoDay(DayDraw, DemoSupplies):
     def __init__(
         self,
         services: Services,
@@ -107,8 +108,11 @@ class DemoDay(DayDraw):
         self._refuse()
         with TickFence(self.services.redis, self.services.config.queue) as fence:
             self._refuse_if_seeded()
+            self._seed_story()
             self._register_staff()
-            for order in self._orders():
+            orders = self._orders()
+            self._schedule_supplies(orders)
+            for order in orders:
                 self._script(order)
             self._schedule_watch()
             while self.steps and self.steps[0][0] <= self.cutoff:
@@ -118,6 +122,7 @@ class DemoDay(DayDraw):
                 fence.renew()
             self._list_open()
             self._settle()
+            self._check_books()
         self.services.redis.set(keys.demo_day(DISTRICT, self.day.isoformat()), "seeded")
         if self.summary.failures:
             raise SeedFailed(self.summary.failures)
@@ -148,6 +153,8 @@ class DemoDay(DayDraw):
                     )
 
     def _refuse_if_seeded(self) -> None:
+        """A day with orders already, or seeded; then the supplies' plan and its refusals,
+        before the day's marker is set (a refused day leaves none)."""
         self._settle()
         if self.day < self.now.date():  # today lives alongside live use: its orders are fine
             counts = self.services.reads.day_counts(DISTRICT, self.day.isoformat())
@@ -155,6 +162,9 @@ class DemoDay(DayDraw):
             if reported:
                 raise DayNotEmpty(f"{self.day} has {reported} orders in the log already")
         marker = keys.demo_day(DISTRICT, self.day.isoformat())
+        if self.services.redis.exists(marker):
+            raise DayNotEmpty(f"{self.day} has been seeded already (or is being seeded)")
+        self._plan_supplies()
         if not self.services.redis.set(marker, "seeding", nx=True):
             raise DayNotEmpty(f"{self.day} has been seeded already (or is being seeded)")
 
@@ -480,6 +490,10 @@ class DemoDay(DayDraw):
                 summary = "社区无人值班，街道值班干部送去体温计，居民体温正常"
             command = ResolveIncident(summary, self._officer(actor.unit))
         if self._execute("resolve", order, actor, command):
+            if order.incident.kind is Kind.SUPPLY_DELIVERY:  # its items left the stock
+                for line in order.incident.items:
+                    self.summary.issued[line.item] += line.quantity
+                    self._count_supplies(f"issued|{line.item}", line.quantity)
             self.summary.resolved += 1
             self.summary.resolved_late += self._timely("resolved", due)
             order.holder = ""

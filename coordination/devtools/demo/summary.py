@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from coordination.bootstrap import Services
 from coordination.devtools.demo.data import (
+    CATALOGUE,
     DISTRICT,
     UNCOVERED,
 )
@@ -65,10 +66,22 @@ class Summary:
     failures: list[str] = field(default_factory=list)
     days: dict[str, Counter[str]] = field(default_factory=dict)  # local date -> report metric
     open: list[dict[str, str]] = field(default_factory=list)  # left open, and what was next
+    supplies: Counter[str] = field(default_factory=Counter)  # what the demo wrote to the books
+    issued: Counter[str] = field(default_factory=Counter)  # item -> issued by its deliveries
+    books: dict[str, Any] = field(default_factory=dict)  # the ledgers at the end
+    supply_days: dict[str, Counter[str]] = field(default_factory=dict)  # as days, for supplies
 
     def count(self, metric: str, at: datetime, tz: ZoneInfo) -> None:
         """One more of a report's metric, on the local day of ``at`` (as the report counts)."""
         self.days.setdefault(at.astimezone(tz).date().isoformat(), Counter())[metric] += 1
+
+    def count_supplies(self, metric: str, n: int, at: datetime, tz: ZoneInfo) -> None:
+        """``n`` more of a supplies figure of the day's report (``donations``, ``cash_fen``,
+        ``issued|<item>``), on the local day of ``at``."""
+        self.supply_days.setdefault(at.astimezone(tz).date().isoformat(), Counter())[metric] += n
+
+    def supply_figures(self, day: str) -> dict[str, int]:
+        return dict(sorted((+self.supply_days.get(day, Counter())).items()))
 
     def figures(self, day: str) -> dict[str, int]:
         """A day's figures as its report counts them: every metric, zeros included."""
@@ -90,6 +103,12 @@ class Summary:
             "night_shifts": self.night_shifts,
             "writes": self.writes,
             "failures": self.failures,
+            "supplies": {
+                **{k: self.supplies[k] for k in SUPPLY_COUNTS},
+                "issued": dict(sorted(self.issued.items())),
+                "books": self.books,
+                "days": {day: self.supply_figures(day) for day in sorted(self.supply_days)},
+            },
         }
 
     def lines(self) -> list[str]:
@@ -114,6 +133,7 @@ class Summary:
             f"  staff: {self.staff} registered, {self.night_shifts} night shifts "
             f"({self.uncovered} uncovered); writes: {self.writes}, failures: {len(self.failures)}"
         )
+        lines += self.supply_lines()
         if not self.open:
             lines.append("  left open: none (every order is closed)")
             return lines
@@ -127,6 +147,49 @@ class Summary:
             for o in self.open
         ]
         return lines
+
+    def supply_lines(self) -> list[str]:
+        s, books = self.supplies, self.books
+        issued = ", ".join(
+            f"{item} {n} {MEASURES.get(item, '')}" for item, n in sorted(self.issued.items())
+        )
+        lines = [
+            f"  supplies: {s['catalogue_added']} catalogue items added; {s['donations']} "
+            f"donations recorded (¥{s['cash_fen'] / 100:,.2f} in cash), {s['transfers']} "
+            f"transfers ({s['received']} received, {s['received_short']} of them short, the "
+            f"loss written off with its reason), {s['pleas']} pleas; the deliveries issued "
+            f"{issued or 'nothing'}",
+        ]
+        if books:
+            balance = (
+                "balance"
+                if books["balanced"]
+                else "DO NOT balance: " + ", ".join(books["differences"])
+            )
+            short = ", ".join(
+                f"{x['unit']} {x['item']} {x['short']} {x['measure']}" for x in books["shortages"]
+            )
+            lines.append(
+                f"  books of {books['units']} units {balance}; short (open pleas beyond what is "
+                f"available): {short or 'nothing'}"
+            )
+        return lines
+
+
+SUPPLY_COUNTS = (
+    "catalogue_added",
+    "donations",
+    "cash_fen",
+    "transfers",
+    "received",
+    "received_short",
+    "pleas",
+)
+MEASURES = {item.name: item.unit for item in CATALOGUE}
+
+
+def _in_report_order(metric: str) -> tuple[int, str]:
+    return (REPORT_METRICS.index(metric), "") if metric in REPORT_METRICS else (99, metric)
 
 
 def _figures_line(f: dict[str, int]) -> str:
@@ -153,6 +216,18 @@ def report_figures(total: dict[str, Any]) -> dict[str, int]:
     return found
 
 
+def report_supply_figures(supplies: list[dict[str, Any]]) -> dict[str, int]:
+    """A daily report's ``supplies`` summed over its units, by ``Summary.supply_figures``'
+    names."""
+    found: Counter[str] = Counter()
+    for unit in supplies:
+        found["donations"] += unit["donations"]["count"]
+        found["cash_fen"] += unit["donations"]["cash_fen"]
+        for line in unit["issued"]:
+            found[f"issued|{line['item']}"] += line["quantity"]
+    return dict(sorted((+found).items()))
+
+
 def compare_with_reports(services: Services, summary: Summary, now: datetime) -> list[str]:
     """For each day the demo wrote to, whether that day's report counts what the summary does
     (read once the projections reach the log's head), and if not, the figures that differ."""
@@ -166,13 +241,15 @@ def compare_with_reports(services: Services, summary: Summary, now: datetime) ->
             min_position=head,
         )  # fmt: skip
         counted, ours = report_figures(report["total"]), summary.figures(day)
+        counted.update(report_supply_figures(report.get("supplies", [])))
+        ours.update(summary.supply_figures(day))
         if counted == ours:
             lines.append(f"report for {day}: counts the same as this summary")
             continue
         differ = ", ".join(
-            f"{metric} {counted[metric]} (demo: {ours[metric]})"
-            for metric in REPORT_METRICS
-            if counted[metric] != ours[metric]
+            f"{metric} {counted.get(metric, 0)} (demo: {ours.get(metric, 0)})"
+            for metric in sorted(set(counted) | set(ours), key=_in_report_order)
+            if counted.get(metric, 0) != ours.get(metric, 0)
         )
         lines.append(
             f"report for {day}: {differ}; the report also counts what others did that day "
