@@ -92,7 +92,7 @@ def owner(number: str, prefix: str, actor: Actor) -> tuple[str, Ledger]:
     jurisdiction = services().jurisdiction
     if unit is None or not jurisdiction.within(unit, actor.unit):
         raise NotFound(number)
-    ledger, _ = ledgers().ledger(jurisdiction.district_of(unit), unit)
+    ledger = ledgers().ledger(jurisdiction.district_of(unit), unit)
     return unit, ledger
 
 
@@ -250,7 +250,7 @@ class TransferReceipt(MethodView):
         result = ledgers().receive(current_actor(), command, idempotency())
         event = result.event
         partition = services().jurisdiction.district_of(event.from_unit)
-        sent = ledgers().ledger(partition, event.from_unit)[0].transfers[transfer_id]
+        sent = ledgers().ledger(partition, event.from_unit).transfers[transfer_id]
         got = {line.item: line.quantity for line in event.items}
         lost = [
             Line(line.item, line.quantity - got.get(line.item, 0))

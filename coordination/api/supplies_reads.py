@@ -97,7 +97,9 @@ class Stock(MethodView):
         item = args.get("item")
         reads = services().reads
         if item is not None:
-            known = Catalogue({i.name: i for i in reads.catalogue(district)})
+            known = Catalogue(
+                {i.name: i for i in reads.catalogue(district, args.get("min_position"))}
+            )
             try:
                 known.check([Line(item, 1)], "item")
             except UnknownItem as unknown:

@@ -379,8 +379,7 @@ def _correct(command: CorrectDonation, state: Ledger, ctx: SupplyContext) -> lis
         raise DomainError(f"no donation {command.receipt} at {state.unit}", field="receipt")
     if not command.reason.strip():
         raise DomainError("a correction says why", field="reason")
-    if not command.items and command.cash is None:
-        raise DomainError("a donation gives items, cash or both", field="items")
+    # Nothing at all voids the donation (recorded by mistake, or given back): still an entry.
     _check_lines(command.items, ctx, "items", empty=True)
     _check_cash(command.cash)
     items = merged(command.items)

@@ -91,6 +91,11 @@ class Handler(Generic[S, W]):
     ) -> W:
         raise NotImplementedError
 
+    def fold_onto(self, state: S, events: Iterable[Any]) -> S:
+        """``state`` after ``events``: a handler whose streams grow long folds on from a state
+        it keeps rather than from the whole stream (see ``commit(onto=...)``)."""
+        raise NotImplementedError
+
     def read(self, partition: str, stream: str) -> tuple[S, list[StoredEvent]]:
         """The aggregate as its stored events fold (a new one if there are none)."""
         history = self.store.read_stream(partition, stream)
@@ -128,13 +133,15 @@ class Handler(Generic[S, W]):
         idempotency: Idempotency | None,
         also: Sequence[Write] = (),
         retry: bool = False,
+        onto: S | None = None,
     ) -> W:
         """Append a command's events at the version they were decided on (with ``also``, the
         events it writes to other streams, in the same atomic append), start a catch-up of the
         partition if none is pending, and fold the result; a lost race is a
         ``VersionMismatch`` (``Raced`` if another stream moved, or with ``retry``: a command
         that no client pinned to a version is decided again), a duplicate key the first
-        result."""
+        result. With ``onto``, the state the events were decided on, the answer folds the new
+        events onto it (``history`` then holds only them) instead of the whole history."""
         try:
             recorded: Recorded = self.store.append_many(
                 partition,
@@ -164,7 +171,11 @@ class Handler(Generic[S, W]):
         if recorded.duplicate:
             return self._replay(partition, idempotency)  # type: ignore[arg-type,return-value]
         history = history + list(recorded.events)
-        return self.written(self.fold(e.event for e in history), history, recorded.position)
+        if onto is not None:
+            state = self.fold_onto(onto, (e.event for e in recorded.events))
+        else:
+            state = self.fold(e.event for e in history)
+        return self.written(state, history, recorded.position)
 
     def _earlier(self, partition: str, idempotency: Idempotency | None) -> W | None:
         """The first result under the client's idempotency key, if it sent one that was used."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 from coordination.domain.access import Actor, Forbidden, OutOfScope, authorize_command
@@ -97,27 +98,45 @@ class SupplyHandler(Handler[Ledger, LedgerWritten]):
     def __init__(self, catalogue: CatalogueHandler, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.catalogue = catalogue
+        # The ledgers as this process last folded them: a read folds only what came since. A
+        # busy community's ledger is long, and every delivery there reads it, retries too.
+        self._folded: dict[tuple[str, str], tuple[Ledger, str]] = {}  # and the last event's id
 
     def fold(self, events: Iterable[Any]) -> Ledger:
         return fold_ledger("", events)
 
+    def fold_onto(self, state: Ledger, events: Iterable[Any]) -> Ledger:
+        return fold_ledger(state.unit, events, state)
+
     def written(
         self, state: Ledger, history: list[StoredEvent], position: int, replayed: bool = False
     ) -> LedgerWritten:
-        if history:
+        if history and not state.unit:
             state = replace(state, unit=unit_of_stream(history[0].stream))
         return LedgerWritten(state, history, position, replayed)
 
-    def ledger(self, partition: str, unit: str) -> tuple[Ledger, list[StoredEvent]]:
-        history = self.store.read_stream(partition, ledger_stream(unit))
-        return fold_ledger(unit, (e.event for e in history)), history
+    def ledger(self, partition: str, unit: str) -> Ledger:
+        """A unit's ledger as the log has it now (folded on from this process's last look)."""
+        key = (partition, unit)
+        known, last_id = self._folded.get(key) or (Ledger(unit=unit), "")
+        # From the last event folded: still there (same id), the log is the one folded.
+        start = max(known.version - 1, 0)
+        found = self.store.read_stream_tail(partition, ledger_stream(unit), start)
+        if known.version and (not found or found[0].id != last_id):
+            known, found = Ledger(unit=unit), self.store.read_stream(partition, ledger_stream(unit))
+        elif known.version:
+            found = found[1:]
+        if found:
+            known = fold_ledger(unit, (e.event for e in found), known)
+            self._folded[key] = (known, found[-1].id)
+        return known
 
     def load(self, actor: Actor, unit: str) -> Ledger:
         """A unit's ledger, as the log has it, if within the actor's subtree."""
         found = self.jurisdiction.get(unit, "unit")
         if not self.jurisdiction.within(found.id, actor.unit):
             raise NotFound(unit)
-        return self.ledger(self.jurisdiction.district_of(found.id), found.id)[0]
+        return self.ledger(self.jurisdiction.district_of(found.id), found.id)
 
     def context(self, partition: str) -> SupplyContext:
         return SupplyContext(self.jurisdiction, self.catalogue.current(partition))
@@ -135,14 +154,10 @@ class SupplyHandler(Handler[Ledger, LedgerWritten]):
         partition = self.jurisdiction.district_of(unit)
 
         def attempt() -> LedgerWritten:
-            state, history = self.ledger(partition, unit)
+            state = self.ledger(partition, unit)
             now = self.clock()
             events = decide_ledger(state, command, self.context(partition))
-            stream = ledger_stream(unit)
-            return self.commit(
-                partition, stream, state.version, history, events, actor, now, idempotency,
-                retry=True,
-            )  # fmt: skip
+            return self._commit(partition, unit, state, events, actor, now, idempotency)
 
         return self.keyed(partition, idempotency, attempt)
 
@@ -157,22 +172,41 @@ class SupplyHandler(Handler[Ledger, LedgerWritten]):
         partition = self.jurisdiction.district_of(sender)
 
         def attempt() -> LedgerWritten:
-            sent, sent_history = self.ledger(partition, sender)
+            sent = self.ledger(partition, sender)
             transfer = sent.transfers.get(command.transfer_id)
             if transfer is None or not self.jurisdiction.within(transfer.to_unit, actor.unit):
                 raise NotFound(command.transfer_id)
             _authorize(actor, ReceiveTransfer, transfer.to_unit, self, "transfer_id")
-            state, history = self.ledger(partition, transfer.to_unit)
+            state = self.ledger(partition, transfer.to_unit)
             now = self.clock()
             mine, theirs = receive_transfer(state, sent, command, self.context(partition))
             settled = Write(ledger_stream(sender), sent.version, theirs)
-            stream = ledger_stream(transfer.to_unit)
-            return self.commit(
-                partition, stream, state.version, history, mine, actor, now, idempotency,
-                also=[settled], retry=True,
-            )  # fmt: skip
+            return self._commit(
+                partition, transfer.to_unit, state, mine, actor, now, idempotency, [settled]
+            )
 
         return self.keyed(partition, idempotency, attempt)
+
+    def _commit(
+        self,
+        partition: str,
+        unit: str,
+        state: Ledger,
+        events: list[Any],
+        actor: Actor,
+        now: datetime,
+        idempotency: Idempotency | None,
+        also: list[Write] | None = None,
+    ) -> LedgerWritten:
+        """Append to a unit's ledger at the version it was decided on; the answer carries the
+        ledger folded on from ``state`` (not from the whole stream again)."""
+        written = self.commit(
+            partition, ledger_stream(unit), state.version, [], events, actor, now, idempotency,
+            also or (), retry=True, onto=state,
+        )  # fmt: skip
+        if not written.replayed:
+            self._folded[(partition, unit)] = (written.ledger, written.history[-1].id)
+        return written
 
     def draws(
         self, partition: str, before: Incident, after: Incident, events: list[Event]
@@ -181,7 +215,7 @@ class SupplyHandler(Handler[Ledger, LedgerWritten]):
         they are now: reserve, release, issue. A shortfall raises ``InsufficientStock``."""
         if not after.items:
             return []
-        held_here = self.ledger(partition, before.unit)[0] if before.unit else None
+        held_here = self.ledger(partition, before.unit) if before.unit else None
         held_at = before.unit if held_here and after.id in held_here.reservations else None
         wanted = draws(after.kind, after.items, after.id, events, held_at)
         if not wanted:
@@ -192,7 +226,7 @@ class SupplyHandler(Handler[Ledger, LedgerWritten]):
             if held_here is not None and unit == before.unit:
                 state = held_here
             else:
-                state = self.ledger(partition, unit)[0]
+                state = self.ledger(partition, unit)
             found = decide_ledger(state, command, ctx)
             writes.append(Write(ledger_stream(unit), state.version, found))
         return writes

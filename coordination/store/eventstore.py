@@ -312,6 +312,11 @@ class EventStore:
         raw = self.redis.lrange(keys.stream(partition, stream_id), 0, -1)
         return [self._load(r) for r in raw]
 
+    def read_stream_tail(self, partition: str, stream_id: str, start: int) -> list[StoredEvent]:
+        """A stream's events from the ``start``-th (0-based) on."""
+        raw = self.redis.lrange(keys.stream(partition, stream_id), start, -1)
+        return [self._load(r) for r in raw]
+
     def versions(self, partition: str, stream_ids: list[str]) -> list[int]:
         """The version each stream has reached, in one round trip."""
         with self.redis.pipeline(transaction=False) as pipe:

@@ -278,7 +278,7 @@ def test_the_demo_stocks_the_ledgers_so_that_its_deliveries_draw_real_stock(
         ("2020-02-06", "gangwen/chenqiao/lidu", {"84消毒液(桶装)": 6}),
         ("2020-02-06", "gangwen/chenqiao", {"额温枪": 11, "口罩": 1000}),
     ]
-    district = services.supplies.ledger(P, "gangwen")[0]
+    district = services.supplies.ledger(P, "gangwen")
     assert district.cash_fen == 15_000_000
     assert district.earmarked == {"支援武汉医护人员": 8_000_000, "区一线防护物资采购": 7_000_000}
     # 陈桥街道's plea of the evening of 2月4日: the parcel of 2月6日 met the masks, not all the
@@ -286,7 +286,7 @@ def test_the_demo_stocks_the_ledgers_so_that_its_deliveries_draw_real_stock(
     plea = next(e for e in log if isinstance(e.event, NeedPosted))
     assert plea.event.unit == "gangwen/chenqiao" and local_day(plea.time) == "2020-02-04"
     assert plea.time.astimezone(TZ).hour >= 18
-    street = services.supplies.ledger(P, "gangwen/chenqiao")[0]
+    street = services.supplies.ledger(P, "gangwen/chenqiao")
     need = street.needs[plea.event.need_id]
     assert need.status == NeedStatus.OPEN and need.remaining == (Line("额温枪", 9),)
 
@@ -322,7 +322,7 @@ def test_the_demo_stocks_the_ledgers_so_that_its_deliveries_draw_real_stock(
     assert len(items) == summary.by_kind["supply_delivery"] == 45
     issued: Counter[tuple[str, str]] = Counter()
     for unit in services.jurisdiction.units:
-        ledger = services.supplies.ledger(P, unit)[0]
+        ledger = services.supplies.ledger(P, unit)
         assert ledger.reservations == {}, unit
         for item, stock in ledger.stock.items():
             assert stock.reserved == 0 and stock.on_hand >= 0, (unit, item)
@@ -347,7 +347,7 @@ def test_the_demo_stocks_the_ledgers_so_that_its_deliveries_draw_real_stock(
     assert books.balanced and books.differences == ()
     assert summary.books["balanced"] is True and summary.books["differences"] == []
     for row in books.rows:  # as the log folds
-        stock = services.supplies.ledger(P, row.unit)[0].of(row.item)
+        stock = services.supplies.ledger(P, row.unit).of(row.item)
         assert (row.on_hand, row.reserved, row.in_transit, row.issued) == (
             stock.on_hand, stock.reserved, stock.in_transit, stock.issued,
         ), row  # fmt: skip

@@ -22,7 +22,7 @@ import yaml
 from prometheus_client.mmap_dict import MmapedDict, mmap_key
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
-from rq import Queue, SimpleWorker
+from rq import Queue
 from rq.registry import FailedJobRegistry
 from rq.serializers import JSONSerializer
 from test_serving import HOST, Server, start_gunicorn, stop
@@ -30,6 +30,7 @@ from test_serving import HOST, Server, start_gunicorn, stop
 from coordination.api.app import create_app
 from coordination.api.metrics import level_families
 from coordination.bootstrap import build_services
+from coordination.cli.worker import Worker
 from coordination.config import Config
 from coordination.domain.access import Actor, Role
 from coordination.domain.deadlines import DeadlineKind
@@ -196,7 +197,8 @@ def test_the_scrape_adds_up_both_workers_and_reads_the_gauges_right(
     handler = tokens.create(Role.HANDLER, STREET, "hand")[0]
     field = tokens.create(Role.FIELD, COMMUNITY, "wang-fang")[0]
     queue = Queue(svc.config.queue, connection=redis, serializer=JSONSerializer)
-    worker = SimpleWorker([queue], connection=redis, serializer=JSONSerializer)
+    # The project's worker: plain RQ's stop can sit out a 60 s poll (see cli/worker.py).
+    worker = Worker([queue], connection=redis, serializer=JSONSerializer)
     worker.work(burst=True)  # the set-up's catch-up jobs, run by a real RQ worker
     svc.projector.catch_up(DISTRICT)
     assert queue.count == 0 and svc.projector.lag(DISTRICT).lag == 0

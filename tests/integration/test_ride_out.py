@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import redis as redis_lib
 from helpers_projection import ADMIN, P, report_fields
+from supplies import seed_catalogue
 
 from coordination.bootstrap import build_services
 from coordination.config import Config
@@ -51,6 +52,7 @@ def test_worker_and_scheduler_survive_five_server_restarts_and_projections_catch
     worker = start("worker", url, tmp_path / "worker.log")
     scheduler = start("scheduler", url, tmp_path / "scheduler.log")
     svc = build_services(Config(redis_url=url))
+    seed_catalogue(svc)  # the orders below are deliveries of catalogue items
     stop = threading.Event()
     written: list[str] = []
 

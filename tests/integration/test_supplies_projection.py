@@ -157,7 +157,7 @@ def test_the_projected_ledgers_are_the_domain_fold_of_their_streams(
         list(found.ledgers) == units_with_ledgers(svc) == [CDC, CHENQIAO, GONGYUAN, HUAQIAO, LIDU]
     )
     for unit, ledger in found.ledgers.items():
-        assert ledger == svc.supplies.ledger(P, unit)[0], unit
+        assert ledger == svc.supplies.ledger(P, unit), unit
     assert found.position == svc.store.head(P)
     assert [i.name for i in svc.reads.catalogue(P)] == sorted(
         ["口罩", "额温枪", "84消毒液", "医用酒精", "防护服", "纸巾"]

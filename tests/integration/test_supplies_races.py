@@ -50,7 +50,7 @@ def donate(svc: Any, unit: str, item: str, n: int) -> None:
 def ledgers(svc: Any) -> dict[str, Ledger]:
     """Every unit's ledger, folded from the log."""
     return {
-        unit: svc.supplies.ledger(P, unit)[0]
+        unit: svc.supplies.ledger(P, unit)
         for unit in svc.jurisdiction.units
         if svc.jurisdiction.district_of(unit) == P
     }
@@ -111,7 +111,7 @@ def test_fifty_concurrent_hand_downs_for_ten_thermometers_exactly_ten_win(
     assert not other, other
     assert len(won) == 10 and len(refused) == 40
     assert all(exc.available == {"额温枪": 0} for exc in refused)
-    lidu = svc.supplies.ledger(P, LIDU)[0]
+    lidu = svc.supplies.ledger(P, LIDU)
     stock = lidu.of("额温枪")
     assert (stock.on_hand, stock.reserved, stock.available) == (10, 10, 0)
     assert sorted(lidu.reservations) == sorted(won)
@@ -227,6 +227,6 @@ def test_a_transfer_is_received_once_even_when_two_receive_it_at_once(
         t.join(timeout=30)
     assert outcomes.count("received") == 1, outcomes
     assert set(outcomes) == {"received", "Conflict"}, outcomes
-    huaqiao = svc.supplies.ledger(P, HUAQIAO)[0].of("口罩")
+    huaqiao = svc.supplies.ledger(P, HUAQIAO).of("口罩")
     assert (huaqiao.on_hand, huaqiao.transferred_in) == (40, 40)
     assert_books_balance(ledgers(svc))

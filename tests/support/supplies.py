@@ -45,7 +45,7 @@ def seed_catalogue(services: Any, district: str = DISTRICT) -> None:
 
 def stock_up(
     services: Any,
-    items: tuple[str, ...] = tuple(item.name for item in CATALOGUE),
+    items: tuple[str, ...] = ("口罩",),
     quantity: int = PLENTY,
     district: str = DISTRICT,
 ) -> None:
@@ -57,8 +57,15 @@ def stock_up(
     for unit in services.jurisdiction.units.values():
         if unit.parent is None or services.jurisdiction.district_of(unit.id) != district:
             continue
-        if services.supplies.ledger(district, unit.id)[0].donations:
+        if services.supplies.ledger(district, unit.id).donations:
             continue
         services.supplies.execute(
             ADMIN, unit.id, ReceiveDonation(unit.id, donor, "库管员", items=lines)
         )
+
+
+def donate(services: Any, unit: str, *lines: tuple[str, int]) -> None:
+    """``lines`` of catalogue items donated to ``unit`` (by the admin, for a test's stock)."""
+    donor = Donor(DonorKind.COMPANY, "测试捐赠单位")
+    donation = ReceiveDonation(unit, donor, "库管员", items=tuple(Line(i, n) for i, n in lines))
+    services.supplies.execute(ADMIN, unit, donation)

@@ -517,9 +517,19 @@ def test_only_a_donation_of_this_ledger_is_corrected(chenqiao: Spec) -> None:
     refused(chenqiao, CorrectDonation(receipt(CHENQIAO, 2), "点数有误", (masks(1),)), "receipt")
 
 
-def test_a_correction_still_gives_something(chenqiao: Spec) -> None:
+def test_a_correction_to_nothing_voids_the_donation_by_a_compensating_entry(
+    chenqiao: Spec,
+) -> None:
     chenqiao.given(parcel())
-    refused(chenqiao, CorrectDonation(receipt(CHENQIAO, 1), "退回"), "items")
+    chenqiao.when(CorrectDonation(receipt(CHENQIAO, 1), "误录，捐赠方未实际送达"))
+    ledger = chenqiao.then(DonationCorrected(receipt(CHENQIAO, 1), "误录，捐赠方未实际送达"))
+    assert all(s.on_hand == 0 and s.donated == 0 for s in ledger.stock.values())
+    assert ledger.balanced and ledger.donations[receipt(CHENQIAO, 1)].items == ()
+
+
+def test_a_donation_partly_promised_cannot_be_voided(chenqiao: Spec) -> None:
+    chenqiao.given([*parcel(), SuppliesReserved(INC, (masks(1),))])
+    refused(chenqiao, CorrectDonation(receipt(CHENQIAO, 1), "误录"), "items", InsufficientStock)
 
 
 # --- transfers ----------------------------------------------------------------------------

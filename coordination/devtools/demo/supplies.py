@@ -104,7 +104,7 @@ class DemoSupplies:
         return found
 
     def _ledger(self, unit: str) -> Ledger:
-        return self.services.supplies.ledger(DISTRICT, unit)[0]
+        return self.services.supplies.ledger(DISTRICT, unit)
 
     def _story_start(self) -> datetime:
         return self._moment(max(g.days_before for g in STORY_GIFTS), (9, 0))
