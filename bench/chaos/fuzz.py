@@ -534,6 +534,19 @@ def account_log(
             before[other.stream] = max(before.get(other.stream, 0), other.version)
             passed += 1
         at = events.get(write.position)
+        # One append may write to other streams after its own (a delivery order's ledger, a
+        # transfer's sender): those events end the run, stamped with the same time and actor.
+        position = write.position
+        while (
+            at is not None
+            and not _is_primary(at, write)
+            and (first := events.get(position - 1)) is not None
+            and (first.time, first.actor) == (at.time, at.actor)
+        ):
+            claimed.add(position)
+            before[at.stream] = max(before.get(at.stream, 0), at.version)
+            position -= 1
+            at = first
         if at is None or at.version != write.version:
             problems.append(
                 f"{write.label} answered {write.status} at position {write.position}"
@@ -543,7 +556,7 @@ def account_log(
         last = before.get(at.stream, 0)
         count = write.version - last
         for offset in range(count):
-            event = events.get(write.position - offset)
+            event = events.get(position - offset)
             if (
                 event is None
                 or event.stream != at.stream
@@ -570,6 +583,13 @@ def account_log(
     if len(stray) > 20:
         problems.append(f"... {len(stray) - 20} more events that belong to no 2xx write")
     return problems
+
+
+def _is_primary(event: StoredEvent, write: Write) -> bool:
+    """Whether ``event`` can be the last of the write's own stream (an order's is its id)."""
+    if event.version != write.version:
+        return False
+    return event.stream == write.id or not write.id.startswith(DISTRICT + "-")
 
 
 def _describe(event: StoredEvent | None) -> str:
