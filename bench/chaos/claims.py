@@ -61,6 +61,21 @@ def register_staff(stack: Stack, count: int, tag: str) -> list[Claimer]:
     return claimers
 
 
+def stock_up(stack: Stack, count: int) -> None:
+    """Masks for every delivery order among ``count``: each draws 10 from 丽都's stock when it
+    is handed down (the catalogue is the one ``make run`` gives the district)."""
+    handler = client(stack, stack.tokens["demo-handler-chenqiao"])
+    body = {
+        "unit": LIDU,
+        "donor": {"kind": "company", "name": "chaos"},
+        "received_by": "chaos",
+        "items": [{"item": "口罩", "quantity": 10 * count}],
+    }
+    answer = handler.post("/supplies/donations", body)
+    if answer.status != 201:
+        raise RuntimeError(f"POST /supplies/donations: {answer.status} {answer.body[:300]!r}")
+
+
 def hand_down(stack: Stack, count: int, tag: str) -> tuple[list[str], list[Answer]]:
     """``count`` orders handed down to 丽都; their ids and every answer that was not 2xx."""
     failures: list[Answer] = []
@@ -118,6 +133,7 @@ def run(stack: Stack, table: Table, orders: int, clients: int, resolve: bool) ->
     name = "c claim race" + ("" if resolve else " (hold)")
     claimers = register_staff(stack, clients, tag)
     started = time.monotonic()
+    stock_up(stack, orders)
     ids, failures = hand_down(stack, orders, tag)
     setup = time.monotonic() - started
     table.add(

@@ -16,6 +16,7 @@ import click
 
 from coordination.bootstrap import Services, build_services
 from coordination.config import Config
+from coordination.devtools.demo.data import CATALOGUE
 from coordination.devtools.embedded import EmbeddedServer
 from coordination.domain.access import Actor, Role
 from coordination.domain.values import StaffKind
@@ -173,10 +174,21 @@ def demo_staff(services: Services) -> None:
         services.staff.register(admin, fields)
 
 
+def demo_catalogue(services: Services) -> None:
+    """The district's supplies catalogue (口罩/个, 额温枪/把, 84消毒液/斤…), the items it lacks:
+    a delivery order names catalogue items."""
+    admin = Actor("demo-setup", Role.ADMIN, "gangwen")
+    known = services.supplies.catalogue.current("gangwen").items
+    for item in CATALOGUE:
+        if item.name not in known:
+            services.supplies.catalogue.add(admin, "gangwen", item)
+
+
 def demo_tokens(config: Config) -> dict[str, str]:
     """The demo tokens, kept in the data folder and created again if they were lost."""
     services = build_services(config)
     demo_staff(services)
+    demo_catalogue(services)
     path = config.data_dir / "demo-tokens.json"
     saved: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
     tokens = {}

@@ -84,7 +84,9 @@ class DemoSupplies:
             for gift in STORY_GIFTS
         )
         first = self._story_start() if self.story_needed else self.start
-        streams = [CATALOGUE_STREAM, *(ledger_stream(u) for u in self._units())]
+        # The catalogue only if the demo adds to it (`make run` gives the district its items).
+        streams = [CATALOGUE_STREAM] if self.missing_items else []
+        streams += [ledger_stream(u) for u in self._units()]
         for stream in streams:
             last = self.services.store.read_stream(DISTRICT, stream)[-1:]
             if last and last[0].time > first:
