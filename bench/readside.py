@@ -253,7 +253,9 @@ class _Deferred:
 
     def __call__(self, keys: list[str], args: list[Any]) -> list[Any]:
         self.script(keys=keys, args=args, client=self.pipe)
-        version = int(args[0]) + int(args[1])
+        # args: idempotency prefix, ttl, time (s, us), streams, then the first stream's
+        # expected version and event count (see eventstore.APPEND)
+        version = int(args[5]) + int(args[6])
         return [b"duplicate", json.dumps({"version": version, "position": 0}).encode()]
 
 
