@@ -1,0 +1,1 @@
+"""Open311 reads: discovery, services, service definitions, requests, tokens."""

@@ -1,0 +1,1 @@
+"""Open311 writes: POST requests (a form, with an api_key)."""
