@@ -8,4 +8,4 @@ from flask import Blueprint
 blp = Blueprint("open311", __name__, url_prefix="/open311/v2")
 
 # The routes register themselves on ``blp`` when their modules are imported.
-from coordination.api.open311 import reads, writes  # noqa: E402, F401
+from coordination.api.open311 import openapi, reads, writes  # noqa: E402, F401
