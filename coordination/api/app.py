@@ -24,6 +24,7 @@ def create_app(
         incidents,
         me,
         metrics,
+        open311,
         outage,
         reports,
         staff,
@@ -71,6 +72,7 @@ def create_app(
         supplies_reads.blp,
     ):
         api.register_blueprint(blueprint)
+    app.register_blueprint(open311.blp)  # Open311 GeoReport v2: its own formats and errors
     docs.register(app)
     errors.register(app)
     outage.register(app)

@@ -9,6 +9,7 @@ import click
 from coordination.bootstrap import build_services
 from coordination.config import Config
 from coordination.domain.access import Actor, Role
+from coordination.domain.units import Level
 from coordination.store.tokens import Token
 
 
@@ -35,6 +36,14 @@ def create_token(role: str, unit: str, name: str) -> None:
     services = build_services(Config.from_env())
     if unit not in services.jurisdiction:
         raise click.BadParameter(f"unknown unit {unit!r}", param_hint="--unit")
+    if role == Role.OPEN311.value and services.jurisdiction.get(unit).level is not Level.DISTRICT:
+        # An Open311 client files orders anywhere in its district (jurisdiction_id = district).
+        raise click.BadParameter(
+            f"an open311 token belongs to a district, and {unit} is a "
+            f"{services.jurisdiction.get(unit).level.value}; give the district's id "
+            f"({services.jurisdiction.district_of(unit)})",
+            param_hint="--unit",
+        )
     staff_id = None
     if role == Role.FIELD.value:
         # Field tokens belong to a registered staff member, and follow them: claims record

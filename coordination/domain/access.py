@@ -16,6 +16,7 @@ class Role(StrEnum):
     FIELD = "field"
     VIEWER = "viewer"
     ADMIN = "admin"
+    OPEN311 = "open311"  # a third-party Open311 client: files orders in its district, nothing else
 
 
 class Action(StrEnum):
@@ -82,6 +83,7 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
     ),
     Role.VIEWER: frozenset({Action.READ, Action.READ_REPORT}),
     Role.ADMIN: frozenset(Action),
+    Role.OPEN311: frozenset({Action.REPORT}),
 }
 
 # The action each command needs: a handler authorizes ``execute(actor, id, command)`` by it.

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+import shapely  # type: ignore[import-untyped]  # pure geometry (GEOS); it ships no type hints
+
 from coordination.domain.errors import UnknownPlace
 
 
@@ -35,9 +37,15 @@ class Unit:
 
 
 class Jurisdiction:
-    """The unit tree and the gazetteer of place names that resolve to units."""
+    """The unit tree, the gazetteer of place names that resolve to units, and (optionally) the
+    communities' boundaries, which locate a point (an Open311 client's lat/long)."""
 
-    def __init__(self, units: Iterable[Unit], places: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        units: Iterable[Unit],
+        places: Mapping[str, str] | None = None,
+        boundaries: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> None:
         self.units: dict[str, Unit] = {u.id: u for u in units}
         self.places: dict[str, str] = dict(places or {})
         for unit in self.units.values():
@@ -45,6 +53,37 @@ class Jurisdiction:
         for place, unit_id in self.places.items():
             if unit_id not in self.units:
                 raise ValueError(f"place {place} names unknown unit {unit_id}")
+        # unit id -> shapely Polygon, in the units file's order (the tie-break on a shared edge)
+        self.boundaries: dict[str, Any] = {
+            unit_id: self._polygon(unit_id, geojson)
+            for unit_id, geojson in (boundaries or {}).items()
+        }
+        self._check_overlaps()
+
+    def _polygon(self, unit_id: str, geojson: Mapping[str, Any]) -> Any:
+        """A community's boundary: a valid GeoJSON Polygon ([longitude, latitude] pairs)."""
+        unit = self.get(unit_id)
+        if unit.level is not Level.COMMUNITY:
+            raise ValueError(f"unit {unit_id} ({unit.level.value}) cannot have a boundary")
+        if not isinstance(geojson, Mapping) or geojson.get("type") != "Polygon":
+            raise ValueError(f"the boundary of {unit_id} is not a GeoJSON Polygon")
+        try:
+            polygon = shapely.geometry.shape(geojson)
+        except (ValueError, TypeError, IndexError, shapely.errors.ShapelyError) as exc:
+            raise ValueError(f"the boundary of {unit_id} is not a polygon: {exc}") from None
+        if polygon.is_empty or not polygon.is_valid:
+            raise ValueError(f"the boundary of {unit_id} is not a valid polygon")
+        shapely.prepare(polygon)
+        return polygon
+
+    def _check_overlaps(self) -> None:
+        """Communities may share edges, never area: a point inside lies in one community."""
+        ids = list(self.boundaries)
+        for i, first in enumerate(ids):
+            for second in ids[i + 1 :]:
+                # DE-9IM: the two interiors meet in an area
+                if self.boundaries[first].relate_pattern(self.boundaries[second], "2********"):
+                    raise ValueError(f"the boundaries of {first} and {second} overlap")
 
     def _check_parent(self, unit: Unit) -> None:
         """A district is a root; streets and departments sit under a district; communities
@@ -68,7 +107,8 @@ class Jurisdiction:
             Unit(u["id"], u.get("name", u["id"]), Level(u["level"]), u.get("parent"))
             for u in data["units"]
         ]
-        return cls(units, data.get("places", {}))
+        boundaries = {u["id"]: u["boundary"] for u in data["units"] if u.get("boundary")}
+        return cls(units, data.get("places", {}), boundaries)
 
     def __contains__(self, unit_id: object) -> bool:
         return unit_id in self.units
@@ -86,6 +126,16 @@ class Jurisdiction:
         if place in self.places:
             return self.units[self.places[place]]
         raise UnknownPlace(place)
+
+    def locate(self, lat: float, lon: float) -> Unit | None:
+        """The community whose boundary holds the point (WGS 84 degrees), or None outside
+        every boundary (or when the units file gives none). A point on a boundary counts as
+        inside; on an edge two communities share, the first in the units file has it."""
+        point = shapely.Point(lon, lat)  # GeoJSON order: longitude first
+        for unit_id, polygon in self.boundaries.items():
+            if polygon.covers(point):
+                return self.units[unit_id]
+        return None
 
     def ancestors(self, unit_id: str) -> list[Unit]:
         """The unit itself and its ancestors, nearest first."""

@@ -44,6 +44,7 @@ Y, N = True, False
 # and resolves for the unit; field staff only their own. Only field staff hold assignments. The
 # district's dispatchers and viewers read the daily report; viewers see residents masked.
 # Handlers keep their unit's supplies books and post its pleas; admins keep the catalogue.
+# An Open311 client (a third-party 311 app) only files orders: it reads nothing through our API.
 MATRIX: dict[Role, dict[Action, bool]] = {
     Role.DISPATCHER: {
         A.READ: Y,
@@ -159,6 +160,29 @@ MATRIX: dict[Role, dict[Action, bool]] = {
         A.MANAGE_CATALOGUE: Y,
         A.KEEP_BOOKS: Y,
         A.POST_NEED: Y,
+    },
+    Role.OPEN311: {
+        A.READ: N,
+        A.REPORT: Y,
+        A.DISPATCH: N,
+        A.SIGN_FOR: N,
+        A.RETURN: N,
+        A.HAND_DOWN: N,
+        A.CLAIM: N,
+        A.RELEASE: N,
+        A.RESOLVE: N,
+        A.RECORD_VISIT: N,
+        A.CLOSE: N,
+        A.MANAGE_STAFF: N,
+        A.RECORD_BREACH: N,
+        A.RELEASE_ANY: N,
+        A.RESOLVE_FOR_UNIT: N,
+        A.READ_ASSIGNMENTS: N,
+        A.READ_REPORT: N,
+        A.SEE_PERSONAL_DATA: N,
+        A.MANAGE_CATALOGUE: N,
+        A.KEEP_BOOKS: N,
+        A.POST_NEED: N,
     },
 }
 
