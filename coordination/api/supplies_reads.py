@@ -21,7 +21,7 @@ from coordination.api.parsing import Blueprint
 from coordination.api.reading import reading, services, within_scope
 from coordination.domain.supplies import Catalogue, UnknownItem
 from coordination.domain.values import DonorKind, Line
-from coordination.projections import supplies
+from coordination.projections import supply_books
 from coordination.store.mapper import to_data
 from schemas.supplies_reads import (
     CatalogueSchema,
@@ -119,7 +119,7 @@ class Reconciliation(MethodView):
         difference named (``balanced`` when there is none)."""
         unit, district, units = scope(args)
         books = services().reads.reconciliation(district, units, args.get("min_position"))
-        return supplies.reconciliation_data(books, services().jurisdiction, unit)
+        return supply_books.reconciliation_data(books, services().jurisdiction, unit)
 
 
 @blp.route("/donations/public")
@@ -197,7 +197,7 @@ class Transfers(MethodView):
         return {"unit": unit, "position": position, "transfers": list(_transfers(rows, tz))}
 
 
-def _transfers(rows: Iterable[supplies.TransferRow], tz: ZoneInfo) -> Iterable[dict[str, Any]]:
+def _transfers(rows: Iterable[supply_books.TransferRow], tz: ZoneInfo) -> Iterable[dict[str, Any]]:
     for row in rows:
         data: dict[str, Any] = to_data(row)
         data["dispatched_at"] = row.dispatched_at.astimezone(tz).isoformat()

@@ -179,7 +179,7 @@ def supplies_reconcile(district: str | None, unit: str | None, as_json: bool) ->
     import json
 
     from coordination.projections.reads import NotYetVisible
-    from coordination.projections.supplies import reconciliation_data, reconciliation_lines
+    from coordination.projections.supply_books import reconciliation_data, reconciliation_lines
 
     services = build_services(Config.from_env())
     jurisdiction = services.jurisdiction

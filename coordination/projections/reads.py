@@ -19,8 +19,8 @@ from coordination.domain.deadlines import DeadlineKind
 from coordination.domain.staff import StaffMember
 from coordination.domain.supplies import NeedStatus
 from coordination.domain.values import CatalogueItem
-from coordination.projections import staff_views, supplies, views
-from coordination.projections.supplies import (
+from coordination.projections import staff_views, supplies, supply_books, views
+from coordination.projections.supply_books import (
     DonationEntry,
     Ledgers,
     NeedRow,
@@ -398,14 +398,14 @@ class ReadModels:
         """Stock per unit and item: on hand, reserved, available, in transit; and the
         position read at."""
         found = self.ledgers(partition, units, min_position)
-        return supplies.stock_rows(found, item), found.position
+        return supply_books.stock_rows(found, item), found.position
 
     def reconciliation(
         self, partition: str, units: Iterable[str] | None = None, min_position: int | None = None
     ) -> Reconciliation:
         """The books of ``units`` (every unit with a ledger by default), their totals, cash,
         and any difference named."""
-        return supplies.reconcile(self.ledgers(partition, units, min_position))
+        return supply_books.reconcile(self.ledgers(partition, units, min_position))
 
     def needs(
         self,
@@ -415,13 +415,13 @@ class ReadModels:
         min_position: int | None = None,
     ) -> tuple[list[NeedRow], int]:
         found = self.ledgers(partition, units, min_position)
-        return supplies.need_rows(found, status), found.position
+        return supply_books.need_rows(found, status), found.position
 
     def shortages(
         self, partition: str, units: Iterable[str], min_position: int | None = None
     ) -> tuple[list[ShortageRow], int]:
         found = self.ledgers(partition, units, min_position)
-        return supplies.shortage_rows(found), found.position
+        return supply_books.shortage_rows(found), found.position
 
     def transfers(
         self, partition: str, keep: Callable[[str], bool], min_position: int | None = None
@@ -436,7 +436,7 @@ class ReadModels:
             checkpoint, catalogue, sent, got = pipe.execute()
         found = Ledgers(int(checkpoint or 0), {}, _catalogue(catalogue))
         rows = [
-            supplies.transfer_row(i.decode(), raw, got.get(i), found) for i, raw in sent.items()
+            supply_books.transfer_row(i.decode(), raw, got.get(i), found) for i, raw in sent.items()
         ]
         rows = [r for r in rows if keep(r.from_unit) or keep(r.to_unit)]
         rows.sort(key=lambda r: (r.dispatched_at, r.transfer_id), reverse=True)
@@ -472,7 +472,7 @@ class ReadModels:
                 catalogue, raws = pipe.execute()
             known = Ledgers(0, {}, _catalogue(catalogue))
             items += [
-                supplies.donation_entry(raw, s, known)
+                supply_books.donation_entry(raw, s, known)
                 for (s, _, _, _), raw in zip(mine, raws, strict=True)
                 if raw is not None
             ]
@@ -491,7 +491,7 @@ class ReadModels:
             pipe.hgetall(keys.supply_day(partition, gen, day))
             catalogue, counts = pipe.execute()
         found = Ledgers(0, {}, _catalogue(catalogue))
-        return supplies.supply_days({_text(k): int(v) for k, v in counts.items()}, found)
+        return supply_books.supply_days({_text(k): int(v) for k, v in counts.items()}, found)
 
     def _page(
         self,

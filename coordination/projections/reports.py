@@ -19,7 +19,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from coordination.domain.units import HANDLING_LEVELS, Jurisdiction, Unit
 from coordination.projections import figures
 from coordination.projections.reads import Figures, ReadModels
-from coordination.projections.supplies import SupplyDay
+from coordination.projections.supply_books import SupplyDay
 from coordination.projections.views import Spell
 from coordination.store.mapper import to_data
 

@@ -44,7 +44,7 @@ from coordination.domain.commands import (
 from coordination.domain.supplies import ledger_stream
 from coordination.domain.values import Cash, Contact, Donor, DonorKind, Earmark, Line
 from coordination.projections.projector import Projector
-from coordination.projections.supplies import Measured
+from coordination.projections.supply_books import Measured
 from coordination.store import keys
 from coordination.store.keys import current_generation
 
