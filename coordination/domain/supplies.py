@@ -148,9 +148,12 @@ class Catalogue:
         return self.items[item].unit
 
 
-def fold_catalogue(events: Iterable[CatalogueItemAdded]) -> Catalogue:
-    items: dict[str, CatalogueItem] = {}
-    version = 0
+def fold_catalogue(
+    events: Iterable[CatalogueItemAdded], state: Catalogue | None = None
+) -> Catalogue:
+    """The catalogue after ``events``, from ``state`` (an empty one by default)."""
+    items: dict[str, CatalogueItem] = dict(state.items) if state else {}
+    version = state.version if state else 0
     for event in events:
         items[event.item.name] = event.item
         version += 1

@@ -82,6 +82,9 @@ class Handler(Generic[S, W]):
         self.jurisdiction = jurisdiction
         self.clock = clock
         self.on_append = on_append
+        # Streams as this process last folded them (``folded``): the state, its version and
+        # its last event's id.
+        self._folded: dict[tuple[str, str], tuple[S, int, str]] = {}
 
     def fold(self, events: Iterable[Any]) -> S:
         raise NotImplementedError
@@ -100,6 +103,24 @@ class Handler(Generic[S, W]):
         """The aggregate as its stored events fold (a new one if there are none)."""
         history = self.store.read_stream(partition, stream)
         return self.fold(e.event for e in history), history
+
+    def folded(self, partition: str, stream: str, empty: S) -> S:
+        """The stream's aggregate as the log has it now, folded on from this process's last
+        look (``empty`` before any event): only what came since is read and folded. For streams
+        that grow long and are read by many writes (a community's ledger, read by every
+        delivery there and every retry). Needs ``fold_onto``."""
+        key = (partition, stream)
+        known, version, last_id = self._folded.get(key) or (empty, 0, "")
+        # From the last event folded: still there (the same id), the log is the one folded.
+        found = self.store.read_stream_tail(partition, stream, max(version - 1, 0))
+        if version and (not found or found[0].id != last_id):
+            known, version, found = empty, 0, self.store.read_stream(partition, stream)
+        elif version:
+            found = found[1:]
+        if found:
+            known = self.fold_onto(known, (e.event for e in found))
+            self._folded[key] = (known, version + len(found), found[-1].id)
+        return known
 
     def keyed(self, partition: str, idempotency: Idempotency | None, attempt: Callable[[], W]) -> W:
         """``attempt()``, or the first result under the client's idempotency key if it has one.
@@ -141,7 +162,8 @@ class Handler(Generic[S, W]):
         ``VersionMismatch`` (``Raced`` if another stream moved, or with ``retry``: a command
         that no client pinned to a version is decided again), a duplicate key the first
         result. With ``onto``, the state the events were decided on, the answer folds the new
-        events onto it (``history`` then holds only them) instead of the whole history."""
+        events onto it (``history`` then holds only them) instead of the whole history, and
+        ``folded`` starts from it next time."""
         try:
             recorded: Recorded = self.store.append_many(
                 partition,
@@ -173,6 +195,8 @@ class Handler(Generic[S, W]):
         history = history + list(recorded.events)
         if onto is not None:
             state = self.fold_onto(onto, (e.event for e in recorded.events))
+            mine = (state, version + len(recorded.events), recorded.events[-1].id)
+            self._folded[(partition, stream)] = mine
         else:
             state = self.fold(e.event for e in history)
         return self.written(state, history, recorded.position)

@@ -67,8 +67,12 @@ class CatalogueHandler(Handler[Catalogue, CatalogueWritten]):
     ) -> CatalogueWritten:
         return CatalogueWritten(state, history, position, replayed)
 
+    def fold_onto(self, state: Catalogue, events: Iterable[Any]) -> Catalogue:
+        return fold_catalogue(events, state)
+
     def current(self, district: str) -> Catalogue:
-        return self.read(district, CATALOGUE_STREAM)[0]
+        """The district's catalogue: every delivery order and ledger write consults it."""
+        return self.folded(district, CATALOGUE_STREAM, Catalogue())
 
     def add(
         self,
@@ -80,12 +84,12 @@ class CatalogueHandler(Handler[Catalogue, CatalogueWritten]):
         _authorize(actor, AddCatalogueItem, district, self, "district")
 
         def attempt() -> CatalogueWritten:
-            state, history = self.read(district, CATALOGUE_STREAM)
+            state = self.current(district)
             events = decide_catalogue(state, item)
             now = self.clock()
             return self.commit(
-                district, CATALOGUE_STREAM, state.version, history, events, actor, now,
-                idempotency, retry=True,
+                district, CATALOGUE_STREAM, state.version, [], events, actor, now,
+                idempotency, retry=True, onto=state,
             )  # fmt: skip
 
         return self.keyed(district, idempotency, attempt)
@@ -98,9 +102,6 @@ class SupplyHandler(Handler[Ledger, LedgerWritten]):
     def __init__(self, catalogue: CatalogueHandler, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.catalogue = catalogue
-        # The ledgers as this process last folded them: a read folds only what came since. A
-        # busy community's ledger is long, and every delivery there reads it, retries too.
-        self._folded: dict[tuple[str, str], tuple[Ledger, str]] = {}  # and the last event's id
 
     def fold(self, events: Iterable[Any]) -> Ledger:
         return fold_ledger("", events)
@@ -117,19 +118,7 @@ class SupplyHandler(Handler[Ledger, LedgerWritten]):
 
     def ledger(self, partition: str, unit: str) -> Ledger:
         """A unit's ledger as the log has it now (folded on from this process's last look)."""
-        key = (partition, unit)
-        known, last_id = self._folded.get(key) or (Ledger(unit=unit), "")
-        # From the last event folded: still there (same id), the log is the one folded.
-        start = max(known.version - 1, 0)
-        found = self.store.read_stream_tail(partition, ledger_stream(unit), start)
-        if known.version and (not found or found[0].id != last_id):
-            known, found = Ledger(unit=unit), self.store.read_stream(partition, ledger_stream(unit))
-        elif known.version:
-            found = found[1:]
-        if found:
-            known = fold_ledger(unit, (e.event for e in found), known)
-            self._folded[key] = (known, found[-1].id)
-        return known
+        return self.folded(partition, ledger_stream(unit), Ledger(unit=unit))
 
     def load(self, actor: Actor, unit: str) -> Ledger:
         """A unit's ledger, as the log has it, if within the actor's subtree."""
@@ -200,13 +189,10 @@ class SupplyHandler(Handler[Ledger, LedgerWritten]):
     ) -> LedgerWritten:
         """Append to a unit's ledger at the version it was decided on; the answer carries the
         ledger folded on from ``state`` (not from the whole stream again)."""
-        written = self.commit(
+        return self.commit(
             partition, ledger_stream(unit), state.version, [], events, actor, now, idempotency,
             also or (), retry=True, onto=state,
         )  # fmt: skip
-        if not written.replayed:
-            self._folded[(partition, unit)] = (written.ledger, written.history[-1].id)
-        return written
 
     def draws(
         self, partition: str, before: Incident, after: Incident, events: list[Event]
