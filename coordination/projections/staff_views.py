@@ -2,26 +2,25 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 
 from coordination.domain.staff import StaffMember, evolve_staff
 from coordination.projections.writes import Writes
 from coordination.store import keys
 from coordination.store.eventstore import StoredEvent
-from coordination.store.mapper import from_data, to_data
+from coordination.store.mapper import decode_json, encode_json
 
 
 def apply(member: StaffMember | None, stored: StoredEvent) -> StaffMember:
     return replace(evolve_staff(member or StaffMember(), stored.event), version=stored.version)
 
 
-def encode(member: StaffMember) -> str:
-    return json.dumps(to_data(member), ensure_ascii=False, separators=(",", ":"))
+def encode(member: StaffMember) -> bytes:
+    return encode_json(member)
 
 
 def decode(raw: bytes | str) -> StaffMember:
-    member: StaffMember = from_data(StaffMember, json.loads(raw))
+    member: StaffMember = decode_json(StaffMember, raw)
     return member
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import replace
+from dataclasses import fields, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -31,9 +31,6 @@ from coordination.domain.supplies import (
     CATALOGUE_STREAM,
     Donation,
     Ledger,
-    Need,
-    Stock,
-    Transfer,
     evolve,
     unit_of_stream,
 )
@@ -41,7 +38,7 @@ from coordination.domain.values import Line
 from coordination.projections.writes import Writes
 from coordination.store import keys
 from coordination.store.eventstore import StoredEvent
-from coordination.store.mapper import from_data, to_data
+from coordination.store.mapper import decode_json, encode_json, from_data, to_data
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
@@ -49,37 +46,16 @@ MICROSECOND = timedelta(microseconds=1)
 # --- the ledger, stored -------------------------------------------------------------------
 
 
-def encode(ledger: Ledger) -> str:
-    """A ledger as JSON; its maps keep their order (pleas are met oldest first)."""
-    data = {
-        "unit": ledger.unit,
-        "version": ledger.version,
-        "stock": {item: to_data(s) for item, s in ledger.stock.items()},
-        "cash_fen": ledger.cash_fen,
-        "earmarked": dict(ledger.earmarked),
-        "donations": {k: to_data(d) for k, d in ledger.donations.items()},
-        "transfers": {k: to_data(t) for k, t in ledger.transfers.items()},
-        "received": sorted(ledger.received),
-        "needs": {k: to_data(n) for k, n in ledger.needs.items()},
-        "reservations": {k: to_data(lines) for k, lines in ledger.reservations.items()},
-    }
-    return _json(data)
+def encode(ledger: Ledger) -> bytes:
+    """A ledger as JSON; its maps keep their order (pleas are met oldest first), and the
+    transfers received are sorted (a set's order differs between processes)."""
+    data = {f.name: getattr(ledger, f.name) for f in fields(ledger)}
+    return encode_json(data | {"received": sorted(ledger.received)})
 
 
 def decode(raw: bytes | str) -> Ledger:
-    data = json.loads(raw)
-    return Ledger(
-        unit=data["unit"],
-        version=data["version"],
-        stock={item: from_data(Stock, s) for item, s in data["stock"].items()},
-        cash_fen=data["cash_fen"],
-        earmarked=data["earmarked"],
-        donations={k: from_data(Donation, d) for k, d in data["donations"].items()},
-        transfers={k: from_data(Transfer, t) for k, t in data["transfers"].items()},
-        received=frozenset(data["received"]),
-        needs={k: from_data(Need, n) for k, n in data["needs"].items()},
-        reservations={k: lines_of(v) for k, v in data["reservations"].items()},
-    )
+    ledger: Ledger = decode_json(Ledger, raw)
+    return ledger
 
 
 def lines_of(data: Iterable[Any]) -> tuple[Line, ...]:

@@ -21,7 +21,7 @@ from coordination.domain.events import (
 from coordination.domain.incident import Incident, fold, pending_deadlines, running_deadlines
 from coordination.projections.queues import placements, queue_unit
 from coordination.store.eventstore import StoredEvent
-from coordination.store.mapper import from_data, to_data
+from coordination.store.mapper import decode_json, encode_json, to_data
 
 # A day's durations share its counters' hash, as ``duration|<unit>|<kind>|sign|<position>``:
 # one key keeps one day's history (no unit id is "duration", so no counter looks alike).
@@ -70,7 +70,10 @@ def spell_member(incident_id: str, deadline: DeadlineKind, started_at: int) -> s
 
 
 def spell_deadline(member: str) -> DeadlineKind:
-    return DeadlineKind(member.rsplit("|", 2)[1])
+    return _DEADLINES[member.rsplit("|", 2)[1]]
+
+
+_DEADLINES = {kind.value: kind for kind in DeadlineKind}  # a dict is faster than calling an enum
 
 
 def _spells(incident: Incident, running: tuple[str, ...], position: int) -> tuple[str, ...]:
@@ -199,8 +202,9 @@ def spell_changes(
     kind = incident.kind.value if incident.kind else ""
     running = running_deadlines(incident)
     started = [
-        Spell(m, incident.id, kind, incident.unit, spell_deadline(m), running[spell_deadline(m)])
+        Spell(m, incident.id, kind, incident.unit, deadline, running[deadline])
         for m in sorted(now - was)
+        for deadline in (spell_deadline(m),)
     ]
     ended = []
     if before is not None:
@@ -219,12 +223,12 @@ def _timeliness(what: str, at: datetime, due: datetime | None) -> str:
     return f"{what}_on_time" if at <= due else f"{what}_late"
 
 
-def encode(view: View) -> str:
-    return json.dumps(to_data(view), ensure_ascii=False, separators=(",", ":"))
+def encode(view: View) -> bytes:
+    return encode_json(view)
 
 
 def decode(raw: bytes | str) -> View:
-    view: View = from_data(View, json.loads(raw))
+    view: View = decode_json(View, raw)
     return view
 
 

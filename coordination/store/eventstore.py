@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 from redis import Redis
 from redis.client import Pipeline
 from redis.exceptions import RedisError
@@ -25,7 +26,7 @@ from redis.exceptions import RedisError
 from coordination.domain.errors import TimeWentBackwards
 from coordination.store import keys
 from coordination.store.connection import is_unavailable
-from coordination.store.mapper import Mapper, default_mapper
+from coordination.store.mapper import Mapper, default_mapper, encode_json
 
 # An ISO 8601 time as written by ``datetime.isoformat()`` (an offset always: the store refuses
 # naive times) -> seconds and microseconds since the epoch, exact in Lua's doubles.
@@ -233,11 +234,14 @@ class EventStore:
             raise ValueError("one write per stream")
         if now.tzinfo is None:
             raise ValueError("event times must be timezone-aware")
-        records = [
-            self._record(w.stream, w.expected_version + i, actor, now, event)
+        # Each event as it will be read back (its position is known once the script has run).
+        drafts = [
+            StoredEvent(str(uuid.uuid4()), w.stream, w.expected_version + i, 0, now, actor,
+                        *self.mapper.type_of(event), event)
             for w in writes
             for i, event in enumerate(w.events, start=1)
-        ]
+        ]  # fmt: skip
+        records = [_record(draft) for draft in drafts]
         # Without a key the script still needs a key of the same slot; it never reads it.
         idem_key, idem_prefix = keys.head(partition), ""
         if idempotency:
@@ -275,12 +279,8 @@ class EventStore:
         if status == b"duplicate":
             return _recorded(payload, duplicate=True)
         recorded = _recorded(payload, duplicate=False)
-        events = [event for w in writes for event in w.events]
-        first = recorded.position - len(events) + 1
-        stored = tuple(
-            self._stored(json.loads(record), first + i, event)
-            for i, (record, event) in enumerate(zip(records, events, strict=True))
-        )
+        first = recorded.position - len(drafts) + 1
+        stored = tuple(replace(draft, position=first + i) for i, draft in enumerate(drafts))
         mine = stored[: len(writes[0].events)]
         return replace(
             recorded,
@@ -335,41 +335,52 @@ class EventStore:
         value = (pipeline or self.redis).get(keys.head(partition))
         return int(value or 0)
 
-    def _record(self, stream_id: str, version: int, actor: str, now: datetime, event: Any) -> str:
-        type_name, schema_version, data = self.mapper.to_record(event)
-        return json.dumps(
-            {
-                "id": str(uuid.uuid4()),
-                "stream": stream_id,
-                "version": version,
-                "time": now.isoformat(),
-                "actor": actor,
-                "type": type_name,
-                "schema_version": schema_version,
-                "data": data,
-            },
-            ensure_ascii=False,
-            separators=(",", ":"),
-        )
-
     def _load(self, raw: bytes | str) -> StoredEvent:
-        record = json.loads(raw)
-        event = self.mapper.from_record(record["type"], record["schema_version"], record["data"])
-        return self._stored(record, record["position"], event)
-
-    @staticmethod
-    def _stored(record: dict[str, Any], position: int, event: Any) -> StoredEvent:
+        record = _RECORDS.decode(raw)
         return StoredEvent(
-            id=record["id"],
-            stream=record["stream"],
-            version=record["version"],
-            position=position,
-            time=datetime.fromisoformat(record["time"]),
-            actor=record["actor"],
-            type=record["type"],
-            schema_version=record["schema_version"],
-            event=event,
+            id=record.id,
+            stream=record.stream,
+            version=record.version,
+            position=record.position,
+            time=record.time,
+            actor=record.actor,
+            type=record.type,
+            schema_version=record.schema_version,
+            event=self.mapper.from_json(record.type, record.schema_version, record.data),
         )
+
+
+class _Record(msgspec.Struct):
+    """A stored record as read back, its event's data left as it is until its type is known."""
+
+    id: str
+    stream: str
+    version: int
+    time: datetime
+    actor: str
+    type: str
+    schema_version: int
+    data: msgspec.Raw
+    position: int = 0  # put first by the append script
+
+
+_RECORDS = msgspec.json.Decoder(_Record)
+
+
+def _record(draft: StoredEvent) -> bytes:
+    """A stored record: the event's envelope and its data, as compact UTF-8 JSON."""
+    return encode_json(
+        {
+            "id": draft.id,
+            "stream": draft.stream,
+            "version": draft.version,
+            "time": draft.time,
+            "actor": draft.actor,
+            "type": draft.type,
+            "schema_version": draft.schema_version,
+            "data": draft.event,
+        }
+    )
 
 
 def _epoch(at: datetime) -> tuple[int, int]:
