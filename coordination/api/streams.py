@@ -215,7 +215,9 @@ class StreamHub:
     def check_tokens(self, subs: list[Subscription], now: float) -> None:
         """End the streams of revoked tokens (and of tokens moved to another unit: the
         browser reconnects, scoped anew); renew the others' slots."""
-        found = {secret: self.tokens.lookup(secret) for secret in {sub.secret for sub in subs}}
+        # Fresh from Redis: a cached answer could add its age to this check's own period.
+        held = {sub.secret for sub in subs}
+        found = {secret: self.tokens.lookup(secret, fresh=True) for secret in held}
         valid = [sub for sub in subs if _unit_of(found[sub.secret]) == sub.unit]
         lapses = time.time() + SLOT_LEASE_SECONDS
         with self.redis.pipeline(transaction=False) as pipe:

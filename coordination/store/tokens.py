@@ -3,6 +3,11 @@
 A field token belongs to a staff member (its ``staff_id``) and follows them as the log has
 them: revoked when they are deactivated (for good: the log has no way back) or were never
 registered, moved to their new unit when they are moved.
+
+Every API request resolves its token (``TokenStore.lookup``), so each process keeps what it
+read for at most ``TOKEN_CACHE_SECONDS``: a token revoked or moved elsewhere (another worker,
+the CLI) is refused or moved in every process within that time; one revoked or moved in this
+process, at once. Redis stays the only truth: nothing is cached longer, nothing is written back.
 """
 
 from __future__ import annotations
@@ -12,10 +17,13 @@ import hashlib
 import json
 import logging
 import secrets
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
+from cachetools import TTLCache
 from redis import Redis
 
 from coordination.domain.access import Actor, Role
@@ -27,6 +35,11 @@ PREFIX = "cdn_"
 REVOKE = "revoke"
 MOVE = "move"
 log = logging.getLogger(__name__)
+
+# How long a process may answer from what it read: a revocation reaches every API worker
+# within this (plus a request's own time), well within the second the API promises.
+TOKEN_CACHE_SECONDS = 0.5
+TOKEN_CACHE_SIZE = 10_000  # entries (a digest and a token each): a few MB at most
 
 
 @dataclass(frozen=True)
@@ -70,9 +83,41 @@ def hash_token(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+# The process's cache, shared by its stores so that a revocation by any of them drops the
+# entry: (the Redis server, the secret's SHA-256 digest) -> (when the read began, the token or
+# None). Keyed by the digest: no secret is kept. An unknown or revoked secret is cached (as
+# None) for the same short time, so a client repeating a bad token costs Redis one GET per
+# TOKEN_CACHE_SECONDS, not one per request. Bounded: past TOKEN_CACHE_SIZE the least recently
+# used entry goes (expired ones first). The monotonic clock: a wall clock step changes nothing.
+_cache: TTLCache[tuple[Hashable, str], tuple[float, Token | None]] = TTLCache(
+    maxsize=TOKEN_CACHE_SIZE, ttl=TOKEN_CACHE_SECONDS, timer=time.monotonic
+)
+# Held only around the cache's own bookkeeping, never across I/O: safe in gthread workers, and
+# under gevent (monkey-patched or not, nothing inside yields, so no greenlet waits on it).
+_lock = threading.Lock()
+# Counts the drops (revoke, move): a read that began before one is not cached, lest a token
+# revoked while its GET was on the wire come back for TOKEN_CACHE_SECONDS.
+_drops = 0
+
+
+def _server(redis: Redis) -> Hashable:
+    """Which server a client reads: one process may talk to several (tests do)."""
+    pool = getattr(redis, "connection_pool", None)
+    found = getattr(pool, "connection_kwargs", None)
+    if not isinstance(found, dict):
+        return ("client", id(redis))
+    return tuple(str(found.get(name, "")) for name in ("host", "port", "path", "db"))
+
+
 class TokenStore:
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Redis, cache_seconds: float = TOKEN_CACHE_SECONDS) -> None:
+        """``cache_seconds``: how old a cached lookup may be, 0 to read Redis every time; at
+        most TOKEN_CACHE_SECONDS (the cache keeps nothing longer)."""
+        if not 0 <= cache_seconds <= TOKEN_CACHE_SECONDS:
+            raise ValueError(f"cache_seconds must be within 0..{TOKEN_CACHE_SECONDS}")
         self.redis = redis
+        self.cache_seconds = cache_seconds
+        self._server = _server(redis)
 
     def create(
         self, role: Role, unit: str, name: str, staff_id: str | None = None
@@ -91,9 +136,36 @@ class TokenStore:
             pipe.execute()
         return secret, token
 
-    def lookup(self, secret: str) -> Token | None:
-        raw = self.redis.get(keys.token(hash_token(secret)))
+    def lookup(self, secret: str, *, fresh: bool = False) -> Token | None:
+        """The secret's token, or None (unknown or revoked). As Redis had it at most
+        ``cache_seconds`` ago; ``fresh``: as it has it now (and cached anew)."""
+        digest = hash_token(secret)
+        if self.cache_seconds <= 0:
+            return self._read(digest)
+        key = (self._server, digest)
+        with _lock:
+            drops = _drops
+            hit = None if fresh else _cache.get(key)
+        began = time.monotonic()
+        if hit is not None and began - hit[0] < self.cache_seconds:
+            return hit[1]
+        token = self._read(digest)  # a broken record raises, and is not cached
+        with _lock:
+            if drops == _drops:
+                _cache[key] = (began, token)
+        return token
+
+    def _read(self, digest: str) -> Token | None:
+        raw = self.redis.get(keys.token(digest))
         return None if raw is None else _token(raw)
+
+    def _drop(self, digest: str) -> None:
+        """Forget the digest's token in this process, now (other processes within
+        TOKEN_CACHE_SECONDS)."""
+        global _drops
+        with _lock:
+            _drops += 1
+            _cache.pop((self._server, digest), None)
 
     def list(self) -> list[Token]:
         digests = self.redis.hvals(keys.tokens_index())
@@ -110,6 +182,7 @@ class TokenStore:
             pipe.delete(keys.token(_text(digest)))
             pipe.hdel(keys.tokens_index(), token_id)
             pipe.execute()
+        self._drop(_text(digest))
         return True
 
     def move(self, token: Token, unit: str) -> bool:
@@ -119,7 +192,9 @@ class TokenStore:
             return False
         moved = Token(token.id, token.role, unit, token.name, token.staff_id)
         # XX: a token revoked since it was read is not written back.
-        return bool(self.redis.set(keys.token(_text(digest)), _record(moved), xx=True))
+        done = bool(self.redis.set(keys.token(_text(digest)), _record(moved), xx=True))
+        self._drop(_text(digest))
+        return done
 
     def sweep(
         self,
