@@ -179,7 +179,7 @@ def rebuilt(redis: redis_lib.Redis, services: Services, partition: str = P) -> d
     """Rebuild ``partition`` from its log into a fresh generation (which is swapped in) and
     return that generation's dump; the generation it replaced must be gone."""
     old = current_generation(redis, partition)
-    projector = Projector(redis, services.store, batch_size=997, rebuild_grace_seconds=0)
+    projector = Projector(redis, services.store, rebuild_grace_seconds=0, rebuild_batch=997)
     new = projector.rebuild(partition)
     assert new != old
     assert current_generation(redis, partition) == new

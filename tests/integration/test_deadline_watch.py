@@ -379,7 +379,7 @@ def test_daily_counts_of_two_days_by_hand_and_after_a_rebuild(
     assert svc.reads.day_counts(P, "2026-03-03") == {}
 
     old = current_generation(redis, P)
-    projector = Projector(redis, svc.store, batch_size=3, rebuild_grace_seconds=0)
+    projector = Projector(redis, svc.store, rebuild_grace_seconds=0, rebuild_batch=3)
     assert projector.rebuild(P) != old
     assert svc.reads.day_counts(P, "2026-03-01") == day0
     assert svc.reads.day_counts(P, "2026-03-02") == day1

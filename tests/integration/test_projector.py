@@ -253,7 +253,11 @@ def test_a_rebuild_keeps_serving_the_old_generation_until_the_swap(
             appended.append(drive(svc, target, "release"))
 
     rebuilder = Projector(
-        redis, svc.store, batch_size=3, before_commit=serving, rebuild_grace_seconds=0
+        redis,
+        svc.store,
+        before_commit=serving,
+        rebuild_grace_seconds=0,
+        rebuild_batch=3,  # many batches, so that readers look in between
     )
     new_gen = rebuilder.rebuild(P)
 
