@@ -28,6 +28,7 @@ import multiprocessing as mp
 import os
 import queue as queue_lib
 import random
+import resource
 import signal
 import subprocess
 import sys
@@ -66,7 +67,7 @@ from coordination.domain.incident import Incident, decide, fold
 from coordination.domain.units import Level
 from coordination.domain.values import Category, Contact, Kind, Priority, Satisfaction, SupplyItem
 from coordination.projections import queues, views
-from coordination.projections.projector import Projector
+from coordination.projections.projector import REBUILD_BATCH, Projector
 from coordination.store import keys
 from coordination.store.eventstore import EventStore
 from coordination.store.keys import current_generation
@@ -76,12 +77,15 @@ PARTITION = "gangwen"
 NAIVE_QUEUE = "bench-naive"
 PROJECTOR_TARGET = 20_000.0  # events/s
 NAIVE_RATIO_TARGET = 50.0
-FRESHNESS_P99_TARGET_MS = 100.0
+FRESHNESS_P99_TARGET_MS = 25.0
+REBUILD_TARGET_S = 60.0  # for 1,000,000 events
+REBUILD_TARGET_EVENTS = 1_000_000
 READ_BATCH = 1000
 FILL_PIPELINE = 200  # appends per pipeline while filling
 WATCH_INTERVAL = 0.001  # the watcher's pause between two checkpoint reads
 RQ = str(Path(sys.executable).parent / "rq")
 SIMPLE_WORKER = "rq.worker.SimpleWorker"
+FORKING = "forking (default)"
 LIFE = (
     "reported, dispatched, signed, handed down, claimed, released, claimed, resolved, visited, "
     "closed"
@@ -119,6 +123,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="seconds of load per worker class in the freshness run (default 10; --quick 3)",
     )
     g.add_argument(
+        "--fresh-rate",
+        type=float,
+        default=400.0,
+        help="POST /incidents per second in the freshness run (default 400)",
+    )
+    g.add_argument(
+        "--rebuild-events",
+        type=int,
+        help="events in the partition when `coordination projections rebuild` is timed: the "
+        "projection partition is filled up to this many (default 1000000; --quick: no more "
+        "than --events)",
+    )
+    g.add_argument(
         "--no-simple-worker",
         action="store_true",
         help="freshness with the default forking worker only",
@@ -138,6 +155,11 @@ def finish_arguments(args: argparse.Namespace, error: Callable[[str], Any]) -> N
     args.events = args.events or (40_000 if quick else 200_000)
     args.naive_events = args.naive_events or (60 if quick else 100)
     args.fresh_seconds = args.fresh_seconds or (3.0 if quick else 10.0)
+    args.rebuild_events = max(
+        args.rebuild_events or (args.events if quick else REBUILD_TARGET_EVENTS), args.events
+    )
+    if args.rebuild_events > 5_000_000 or not 0 < args.fresh_rate <= 5000:
+        error("--rebuild-events is at most 5000000, --fresh-rate in (0, 5000]")
     for name in ("events", "window", "batch", "naive_events"):
         if getattr(args, name) < 1:
             error(f"--{name.replace('_', '-')} must be at least 1")
@@ -232,6 +254,8 @@ class Report:
     projected_incidents: int = 0
     naive: Rate | None = None
     naive_detail: str = ""
+    rebuild: Rate | None = None
+    rebuild_detail: str = ""
     fresh: list[Freshness] = field(default_factory=list)
     profile: str | None = None
     fsync: str = ""
@@ -259,10 +283,11 @@ class _Deferred:
         return [b"duplicate", json.dumps({"version": version, "position": 0}).encode()]
 
 
-def _lives(index: int, procs: int, places: list[str]) -> Any:
-    """Endless commands of incident lives for one fill process; ids never repeat."""
-    rng = random.Random(1234 + index)
-    n = index
+def _lives(index: int, procs: int, places: list[str], first: int = 0) -> Any:
+    """Endless commands of incident lives for one fill process; ids never repeat (a later fill
+    starts its ids at ``first``, a multiple of ``procs`` past every id an earlier one used)."""
+    rng = random.Random(1234 + index + first)
+    n = first + index
     while True:
         incident_id = f"{PARTITION}-20200208-{n:012x}"
         n += procs
@@ -306,7 +331,7 @@ def _lives(index: int, procs: int, places: list[str]) -> Any:
 
 
 def fill_process(
-    url: str, index: int, procs: int, events: int, window: int
+    url: str, index: int, procs: int, events: int, window: int, first: int = 0
 ) -> tuple[int, int, int, float]:
     """One fill process: append about ``events`` events of interleaved lives; (events,
     incidents, appends, cpu seconds)."""
@@ -317,7 +342,7 @@ def fill_process(
     store = EventStore(built.redis)
     pipe = built.redis.pipeline(transaction=False)
     store._append = _Deferred(store._append, pipe)  # type: ignore[method-assign]
-    lives = _lives(index, procs, places)
+    lives = _lives(index, procs, places, first)
     rng = random.Random(99 + index)
     now = datetime(2020, 2, 8, 8, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
     active: list[list[Any]] = []  # [id, state, commands, next command]
@@ -624,6 +649,7 @@ class ReadSide:
             try:
                 self._catch_up(redis, valkey, built.store, head)
                 self._naive(redis, valkey)
+                self._rebuild(redis, valkey, head)
                 if args.profile:
                     report.profile = self._profile(redis, built.store)
             finally:
@@ -792,6 +818,58 @@ class ReadSide:
             f"worker start-up before the first; failed jobs: {failed}"
         )
 
+    def _rebuild(self, redis: Redis, valkey: EmbeddedServer, head: int) -> None:
+        """``coordination projections rebuild`` as an operator runs it, on the partition filled
+        up to ``--rebuild-events`` (more lives of the same mix, with ids of their own)."""
+        args = self.args
+        if args.rebuild_events > head:
+            procs = 2
+            more = args.rebuild_events - head
+            self.progress(f"read side: {more:,} more events for the rebuild (appendfsync no)")
+            redis.config_set("appendfsync", "no")
+            first = 10**9 - 10**9 % procs  # past every id of the first fill
+            window = max(1, args.window // procs)
+            jobs = [
+                (fill_process, (valkey.url, i, procs, n, window, first))
+                for i, n in enumerate(load.split(more, procs))
+            ]
+            load.run_processes(jobs, limit=1800)
+            redis.config_set("appendfsync", args.appendfsync)
+            head = int(redis.get(keys.head(PARTITION)) or 0)
+        memory = int(redis.info("memory")["used_memory"])
+        self.progress(f"read side: coordination projections rebuild of {head:,} events")
+        assert valkey.pid is not None
+        command = [str(Path(sys.executable).parent / "coordination"), "projections", "rebuild"]
+        env = {**os.environ, "REDIS_URL": valkey.url}
+        children0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        host0, v0, t0 = HostCpu.read(), cpu_seconds([valkey.pid]), time.perf_counter()
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=1800)
+        elapsed = time.perf_counter() - t0
+        children1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        busy, _steal, _total = HostCpu.read().since(host0)
+        valkey_cpu = cpu_seconds([valkey.pid]) - v0
+        cpu = (children1.ru_utime + children1.ru_stime) - (children0.ru_utime + children0.ru_stime)
+        if done.returncode != 0:
+            raise RuntimeError(f"rebuild failed ({done.returncode}):\n{done.stderr[-2000:]}")
+        gen = current_generation(redis, PARTITION)
+        reached = int(redis.get(keys.checkpoint(PARTITION, gen)) or 0)
+        if reached != head:
+            raise RuntimeError(f"rebuild reached {reached} of {head}: {done.stdout}")
+        self.report.rebuild = Rate(
+            "coordination projections rebuild (CLI)",
+            head,
+            elapsed,
+            cpu,
+            valkey_cpu,
+            other_cores=max(busy - cpu - valkey_cpu, 0.0) / elapsed,
+        )
+        self.report.rebuild_detail = (
+            f"{head:,} events, {int(redis.zcard(keys.incidents_index(PARTITION, gen))):,} "
+            f"incidents; valkey used {memory / 2**20:,.0f} MiB before; batches of "
+            f"{REBUILD_BATCH:,}; the wall time includes the command's start-up, the grace "
+            "period after the swap and dropping the old generation"
+        )
+
     def _profile(self, redis: Redis, store: EventStore) -> str:
         """One more catch-up of the whole partition, into a fresh generation, under py-spy."""
         from bench.run import summarize_profile
@@ -842,7 +920,7 @@ class ReadSide:
         redis = Redis.from_url(valkey.url)
         try:
             secret, _ = TokenStore(redis).create(Role.DISPATCHER, UNIT, "bench-dispatcher")
-            config = WorkerConfig(args.workers, "sync")
+            config = WorkerConfig(args.workers, "gevent", shipped=True)
             env = {"REDIS_URL": valkey.url}
             api = Gunicorn(args.api_app, config, env, self.tmp, "/openapi.json")
             self.gunicorns.append(api)
@@ -852,7 +930,7 @@ class ReadSide:
             auth = (("Authorization", f"Bearer {secret}"),)
             target = load.Target(api.host, api.port, "/incidents", BODY, auth, keep_positions=True)
             _check(target)
-            classes = [("forking (default)", [])]
+            classes = [(FORKING, [])]
             if not args.no_simple_worker:
                 classes.append(("SimpleWorker", ["--worker-class", SIMPLE_WORKER]))
             for dotted in args.rq_worker_class:
@@ -902,7 +980,7 @@ class ReadSide:
         failed0 = FailedJobRegistry(queue=rq_queue).count
         jobs0 = jobs_done()
         self.progress(
-            f"read side: freshness [{label} worker]: {args.rate:g} POST /incidents/s for "
+            f"read side: freshness [{label} worker]: {args.fresh_rate:g} POST /incidents/s for "
             f"{args.fresh_seconds:g} s, watcher polling the checkpoint every ~1 ms"
         )
         watcher = Watcher(valkey.url, keys.checkpoint(PARTITION, gen), args.fresh_seconds + 60)
@@ -918,7 +996,7 @@ class ReadSide:
             )
             host0 = HostCpu.read()
             t0 = time.monotonic()
-            results = load.run_open(target, 1, args.rate, args.fresh_seconds)
+            results = load.run_open(target, 1, args.fresh_rate, args.fresh_seconds)
             load_s = time.monotonic() - t0
             busy, _steal, total = HostCpu.read().since(host0)
             app_cpu = cpu_seconds(pids) - app0
@@ -1081,6 +1159,19 @@ def print_report(report: Report, args: argparse.Namespace) -> list[tuple[str, bo
         )
     if report.naive is not None:
         line(report.naive)
+    if report.rebuild is not None:
+        rebuild = report.rebuild
+        allowed = REBUILD_TARGET_S * rebuild.count / REBUILD_TARGET_EVENTS
+        ok = rebuild.seconds <= allowed and rebuild.count >= REBUILD_TARGET_EVENTS
+        line(rebuild, f"<= {allowed:.0f} s", "PASS" if ok else "MISS")
+        targets.append(
+            (
+                f"rebuild of {rebuild.count:,} events = {rebuild.seconds:.1f} s   "
+                f"(target <= {REBUILD_TARGET_S:g} s for {REBUILD_TARGET_EVENTS:,})"
+                + ("" if rebuild.count >= REBUILD_TARGET_EVENTS else "; too few events to judge"),
+                ok,
+            )
+        )
     print(
         "  (client = this process for the reads and the projector, the rq worker and its work "
         "horses for the naive one; valkey = the server's CPU during the measurement)"
@@ -1104,6 +1195,11 @@ def print_report(report: Report, args: argparse.Namespace) -> list[tuple[str, bo
             f"{report.projector.count / max(report.phases.get('read_partition', 0), 1e-9):,.0f} "
             "events/s if applying cost nothing"
         )
+    if report.rebuild is not None:
+        print(
+            f"  rebuild: {report.rebuild_detail}; {report.rebuild.other_cores:.2f} cores busy "
+            "outside the command and its valkey meanwhile"
+        )
     if report.naive is not None:
         print(f"  naive: {report.naive_detail}")
         if report.projector is not None and report.naive.rate > 0:
@@ -1120,10 +1216,11 @@ def print_report(report: Report, args: argparse.Namespace) -> list[tuple[str, bo
 
     if report.fresh:
         print(
-            f"\n  End-to-end freshness: {args.rate:g} POST /incidents/s for "
+            f"\n  End-to-end freshness: {args.fresh_rate:g} POST /incidents/s for "
             f"{args.fresh_seconds:g} s "
             f"(open loop, one generator process) against the API under gunicorn "
-            f"[sync x{args.workers}], appendfsync {args.appendfsync}, a real rq worker "
+            f"[shipped config: gevent x{args.workers}], appendfsync {args.appendfsync}, "
+            "a real rq worker "
             "(devrun's command line: rq worker --url ... --serializer json --with-scheduler "
             "coordination) draining the catch-ups the appends trigger; no scheduler/tick.\n"
             "  fresh = from receiving the 201 until a watcher process polling the checkpoint "
@@ -1172,12 +1269,16 @@ def print_report(report: Report, args: argparse.Namespace) -> list[tuple[str, bo
                 f"{better.per_write_ms(better.worker_cpu_s):.2f} vs "
                 f"{worse.per_write_ms(worse.worker_cpu_s):.2f} ms"
             )
+        # The target is for the worker make run and compose ship (`coordination worker` runs a
+        # SimpleWorker); the default forking one is shown for reference.
         for f in report.fresh:
+            if f.label == FORKING:
+                continue
             ok = (
                 f.p(0.99) <= FRESHNESS_P99_TARGET_MS
                 and not f.never
                 and not f.errors
-                and f.writes >= 0.95 * args.rate * args.fresh_seconds
+                and f.writes >= 0.95 * args.fresh_rate * args.fresh_seconds
                 and f.in_queue == f.writes
             )
             targets.append(

@@ -21,7 +21,7 @@ from typing import Any
 
 from redis import Redis
 
-from bench import load, readside
+from bench import load, peer, readside
 from bench.servers import REPO_ROOT, Gunicorn, HostCpu, WorkerConfig, cpu_seconds, cpu_split
 from coordination.devtools.embedded import EmbeddedServer
 from coordination.domain.access import Role
@@ -53,8 +53,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument(
         "--only",
-        choices=["write-side", "read-side"],
-        help="run one section only (default: both, the write side first)",
+        choices=["write-side", "read-side", "peer"],
+        help="run one section only (default: all three: the write side, the read side, and "
+        "the peer, the Python eventsourcing library)",
     )
     p.add_argument(
         "--quick",
@@ -75,7 +76,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--rate", type=float, default=200.0, help="open-loop requests/s (default 200)")
     p.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
     p.add_argument("--threads", type=int, default=4, help="threads per gthread worker (default 4)")
-    p.add_argument("--no-gthread", action="store_true", help="measure sync workers only")
+    p.add_argument("--no-gthread", action="store_true", help="skip the gthread workers")
+    p.add_argument(
+        "--no-shipped",
+        action="store_true",
+        help="skip the shipped config (coordination.gunicorn_conf: gevent workers, its hooks and "
+        "limits, as make run and compose serve); the trivial app runs under it too",
+    )
     p.add_argument("--xadds", type=int, help="raw pipelined XADDs (default 50000)")
     p.add_argument("--pipeline", type=int, default=100, help="XADDs per pipeline (default 100)")
     p.add_argument("--no-layers", action="store_true", help="skip the in-process breakdown")
@@ -101,6 +108,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--keep", action="store_true", help="keep the temporary data dir and logs")
     readside.add_arguments(p)
+    peer.add_arguments(p)
     args = p.parse_args(argv)
     quick = args.quick
     args.seconds = args.seconds or (2.0 if quick else 10.0)
@@ -118,6 +126,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if not 0 <= args.warmup <= 60:
         p.error("--warmup must be in [0, 60] s")
     readside.finish_arguments(args, p.error)
+    peer.finish_arguments(args, p.error)
     return args
 
 
@@ -283,12 +292,19 @@ class Bench:
                 server.stop()
             if self.valkey is not None:
                 self.valkey.stop()
-        if args.only != "write-side":
+        if args.only in (None, "read-side"):
             if args.only == "read-side":
                 self._header()
             report = readside.ReadSide(args, self.tmp, self.progress).run()
             targets = readside.print_report(report, args)
             print("\nTargets (read side)")
+            for text, ok in targets:
+                print(f"  {text}  {'PASS' if ok else 'MISS'}")
+        if args.only in (None, "peer"):
+            if args.only == "peer":
+                self._header()
+            targets = peer.print_report(peer.run(args, self.tmp, self.progress), args)
+            print("\nTargets (peer)")
             for text, ok in targets:
                 print(f"  {text}  {'PASS' if ok else 'MISS'}")
         print(f"\ntotal bench time {time.monotonic() - started:.0f} s")
@@ -306,6 +322,8 @@ class Bench:
         configs = [WorkerConfig(args.workers, "sync")]
         if not args.no_gthread:
             configs.append(WorkerConfig(args.workers, "gthread", args.threads))
+        if not args.no_shipped:
+            configs.append(WorkerConfig(args.workers, "gevent", shipped=True))
         env = {"REDIS_URL": self.valkey.url}
         pairs: list[tuple[WorkerConfig, Gunicorn, Gunicorn]] = []
         for config in configs:
@@ -421,7 +439,8 @@ class Bench:
         steps: list[tuple[str, Callable[[], Any]]] = [
             ("redis PING (loopback round trip)", redis.ping),
             ("redis XADD 1 entry (fsync)", lambda: redis.xadd("bench:layers", {"e": BODY})),
-            ("token lookup (GET)", lambda: services.tokens.lookup(secret)),
+            ("token lookup (GET, uncached)", lambda: services.tokens.lookup(secret, fresh=True)),
+            ("token lookup (cached per process)", lambda: services.tokens.lookup(secret)),
             ("ReportIncidentSchema.load (CPU)", lambda: schema.load(json.loads(BODY))),
             ("IncidentHandler.report (EVALSHA, fsync)", lambda: services.incidents.report(
                 token.actor, fields)),
@@ -586,7 +605,7 @@ class Bench:
                     f"(median {statistics.median(per_round):.2f})"
                 )
             print(
-                f"  [{config:13}] POST /incidents / trivial req/s = {api.rps:.0f} / "
+                f"  [{config:19}] POST /incidents / trivial req/s = {api.rps:.0f} / "
                 f"{trivial.rps:.0f} = {ratio:.2f}   (target >= {RATIO_TARGET})  {verdict}{spread}"
             )
         for row in opened:
@@ -594,7 +613,7 @@ class Bench:
             complete = row.responses >= 0.95 * args.rate * args.open_seconds
             verdict = "PASS" if p99 <= P99_TARGET_MS and complete and not row.errors else "MISS"
             print(
-                f"  [{row.config:13}] open loop {args.rate:g}/s p99 = {p99:.1f} ms   "
+                f"  [{row.config:19}] open loop {args.rate:g}/s p99 = {p99:.1f} ms   "
                 f"(target <= {P99_TARGET_MS:g} ms)  {verdict}"
             )
         if flagged or self.warmup_errors:
@@ -609,7 +628,7 @@ class Bench:
 
 def _table(rows: list[Row], open_loop: bool = False) -> str:
     head = (
-        f"  {'endpoint':21} {'gunicorn':13} {'resp':>6} {'2xx/s':>7} {'p50':>6} {'p90':>6} "
+        f"  {'endpoint':21} {'gunicorn':19} {'resp':>6} {'2xx/s':>7} {'p50':>6} {'p90':>6} "
         f"{'p99':>6} {'max':>6} {'err':>4} {'conns':>6} | cpu ms/req: {'app':>5} {'(sys)':>5} "
         f"{'valkey':>6} {'loadgen':>7} | host: busy other steal"
     )
@@ -618,7 +637,7 @@ def _table(rows: list[Row], open_loop: bool = False) -> str:
         conns = sum(x.connects for x in r.results)
         steal = 100 * r.host_steal_s / r.host_total_s
         lines.append(
-            f"  {r.name:21} {r.config:13} {r.responses:6d} {r.rps:7.0f} {r.p(0.5):6.1f} "
+            f"  {r.name:21} {r.config:19} {r.responses:6d} {r.rps:7.0f} {r.p(0.5):6.1f} "
             f"{r.p(0.9):6.1f} {r.p(0.99):6.1f} {r.p(1.0):6.1f} {r.errors:4d} {conns:6d} |"
             f"{'':12}{r.per_request_ms(r.app_cpu_s):5.2f} {r.per_request_ms(r.app_sys_s):5.2f} "
             f"{r.per_request_ms(r.valkey_cpu_s):6.2f} {r.per_request_ms(r.gen_cpu_s):7.2f} | "

@@ -18,19 +18,27 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
+SHIPPED_CONFIG = "coordination.gunicorn_conf"  # what make run, the image and compose serve with
+
+
 @dataclass(frozen=True)
 class WorkerConfig:
     workers: int = 2
     worker_class: str = "sync"
     threads: int = 1
+    shipped: bool = False  # the shipped config module (its worker class and hooks) as is
 
     @property
     def label(self) -> str:
+        if self.shipped:
+            return f"shipped ({self.worker_class} x{self.workers})"
         if self.worker_class == "gthread":
             return f"gthread {self.workers}x{self.threads}"
         return f"{self.worker_class} x{self.workers}"
 
     def args(self) -> list[str]:
+        if self.shipped:
+            return ["--config", f"python:{SHIPPED_CONFIG}", "--workers", str(self.workers)]
         args = ["--workers", str(self.workers), "--worker-class", self.worker_class]
         if self.worker_class == "gthread":
             args += ["--threads", str(self.threads)]
