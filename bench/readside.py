@@ -702,8 +702,8 @@ class ReadSide:
         args = self.args
         self.progress(f"read side: one Projector (batch {args.batch}) catching up {head:,} events")
         projector = Projector(redis, store, batch_size=args.batch)
-        phases = {"read_partition": 0.0, "apply_batch": 0.0}
-        read, apply = store.read_partition, projector.apply_batch
+        phases = {"read_partition": 0.0, "computing the writes": 0.0}
+        read, prepare = store.read_partition, projector._prepare
 
         def timed_read(*a: Any, **k: Any) -> Any:
             t = time.perf_counter()
@@ -712,15 +712,15 @@ class ReadSide:
             finally:
                 phases["read_partition"] += time.perf_counter() - t
 
-        def timed_apply(*a: Any, **k: Any) -> Any:
+        def timed_prepare(*a: Any, **k: Any) -> Any:
             t = time.perf_counter()
             try:
-                return apply(*a, **k)
+                return prepare(*a, **k)
             finally:
-                phases["apply_batch"] += time.perf_counter() - t
+                phases["computing the writes"] += time.perf_counter() - t
 
         store.read_partition = timed_read  # type: ignore[method-assign]
-        projector.apply_batch = timed_apply  # type: ignore[method-assign]
+        projector._prepare = timed_prepare  # type: ignore[method-assign]
         assert valkey.pid is not None
         try:
             host0 = HostCpu.read()
@@ -730,13 +730,15 @@ class ReadSide:
             cpu, valkey_cpu = time.process_time() - c0, cpu_seconds([valkey.pid]) - v0
             busy, _steal, _total = HostCpu.read().since(host0)
         finally:
-            del store.read_partition, projector.apply_batch  # back to the class's methods
+            del store.read_partition, projector._prepare  # back to the class's methods
         lag = projector.lag(PARTITION)
         if applied != head or lag.lag != 0:
             raise RuntimeError(f"catch-up applied {applied} of {head}; lag {lag.lag}")
         gen = current_generation(redis, PARTITION)
         self.report.projected_incidents = int(redis.zcard(keys.incidents_index(PARTITION, gen)))
-        phases["other (lock, checkpoint GET, lease extend)"] = elapsed - sum(phases.values())
+        phases["other (reading views, waiting for a commit, the lock)"] = elapsed - sum(
+            phases.values()
+        )
         self.report.phases = phases
         self.report.projector = Rate(
             f"Projector.catch_up (batch {args.batch})",

@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections import ChainMap, Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
 from enum import Enum
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from redis import Redis
 
 from coordination.domain.staff import STREAM_PREFIX, is_staff_stream
-from coordination.domain.supplies import is_supply_stream
+from coordination.domain.supplies import Ledger, is_supply_stream
 from coordination.metrics import instruments
 from coordination.projections import queues, staff_views, supplies, views
 from coordination.projections.views import View
@@ -39,6 +41,9 @@ return 0
 """
 
 
+# What a projector has in hand of the read models between its batches, by stream: an incident's
+# view, or a unit's supplies ledger.
+InHand = View | Ledger
 VIEW_CACHE_SIZE = 50_000  # views a catch-up run keeps in memory between its batches
 # A rebuild's batches are larger: nobody waits on each, and fewer calls cost less per event.
 # Each still holds the server for one script call (~25 ms at this size).
@@ -116,30 +121,81 @@ class Projector:
 
     def _run(self, partition: str, gen: int, token: str) -> int:
         applied = 0
-        # The views this run wrote, so that the next batch need not read and decode them back;
-        # kept only while nobody else has moved the checkpoint (views move only with it).
-        written: dict[str, View] = {}
-        mine = None  # the checkpoint this run last moved to
         while True:
-            checkpoint = int(self.redis.get(keys.checkpoint(partition, gen)) or 0)
-            if checkpoint != mine or len(written) > VIEW_CACHE_SIZE:
-                written.clear()  # someone else moved it (and maybe the views) since
-            batch = self.store.read_partition(partition, after=checkpoint, count=self.batch_size)
-            if not batch:
-                return applied
-            started = time.perf_counter()
-            outcome = self.apply_batch(partition, gen, checkpoint, batch, written=written)
-            if outcome is Outcome.STALE:
-                return applied  # a rebuild swapped generations; catch_up looks again
-            if outcome is Outcome.RACED:
-                written.clear()
+            n, outcome = self._project(partition, gen, self.batch_size, live=True, token=token)
+            applied += n
+            if outcome is not Outcome.RACED:
+                return applied  # at the log's end, or swapped by a rebuild: catch_up looks again
+
+    def _project(
+        self, partition: str, gen: int, size: int, live: bool, token: str | None = None
+    ) -> tuple[int, Outcome]:
+        """Apply batches of ``size`` up to the log's end (APPLIED), or until one raced or went
+        stale; and the number of events applied.
+
+        Each batch's commit runs on the server while the next batch is computed here. The next
+        batch, and the views it needs that the batch in flight does not write (those are in
+        hand), are read before that commit is sent, so it cannot change them; the commit's own
+        checks (checkpoint, generation) still decide whether it lands, and a batch computed on
+        one that did not land is dropped.
+        """
+        applied = 0
+        # The views this run wrote, so that the next batch need not read and decode them back;
+        # kept only while nobody else moves the checkpoint (views move only with it).
+        written: dict[str, InHand] = {}
+        in_flight: _InFlight | None = None
+
+        def settle() -> Outcome:
+            nonlocal in_flight, applied
+            assert in_flight is not None
+            prepared, outcome = in_flight.prepared, in_flight.future.result()
+            in_flight = None
             if outcome is Outcome.APPLIED:
-                applied += len(batch)
-                mine = batch[-1].position
-                seconds = time.perf_counter() - started
+                written.update(prepared.fresh)
+                applied += len(prepared.batch)
+                seconds = time.perf_counter() - prepared.started
                 instruments.PROJECTOR_BATCH_SECONDS.labels(partition).observe(seconds)
-                instruments.PROJECTOR_EVENTS.labels(partition).inc(len(batch))
-            self._extend(keys=[keys.projector_lock(partition)], args=[token, self.lock_ttl_ms])
+                instruments.PROJECTOR_EVENTS.labels(partition).inc(len(prepared.batch))
+            return outcome
+
+        checkpoint = int(self.redis.get(keys.checkpoint(partition, gen)) or 0)
+        batch = self.store.read_partition(partition, after=checkpoint, count=size)
+        if not batch:
+            return 0, Outcome.APPLIED
+        fetched = self._fetch(partition, gen, checkpoint, batch, written, live)
+        with ThreadPoolExecutor(1, thread_name_prefix="projector-commit") as committer:
+            try:
+                while True:
+                    if isinstance(fetched, Outcome):
+                        outcome = fetched  # moved by another, or swapped: nothing to commit
+                        break
+                    known = ChainMap(in_flight.prepared.fresh, written) if in_flight else written
+                    prepared = self._prepare(partition, gen, checkpoint, batch, known, fetched)
+                    if in_flight is not None:
+                        if (outcome := settle()) is not Outcome.APPLIED:
+                            break
+                        if token is not None:  # alive, between two batches
+                            lock = keys.projector_lock(partition)
+                            self._extend(keys=[lock], args=[token, self.lock_ttl_ms])
+                    if len(written) > VIEW_CACHE_SIZE:
+                        written.clear()
+                    checkpoint = prepared.batch[-1].position
+                    batch = self.store.read_partition(partition, after=checkpoint, count=size)
+                    if batch:
+                        ahead = ChainMap(prepared.fresh, written)
+                        fetched = self._fetch(partition, gen, prepared.follows, batch, ahead, live)
+                        if isinstance(fetched, Outcome):
+                            outcome = fetched  # this batch would not land either
+                            break
+                    in_flight = _InFlight(committer.submit(self._commit, prepared), prepared)
+                    if not batch:
+                        outcome = settle()
+                        break
+            except BaseException:
+                if in_flight is not None:  # a commit under way lands (or not) before this ends
+                    wait([in_flight.future])
+                raise
+        return applied, outcome
 
     def apply_batch(
         self,
@@ -148,54 +204,89 @@ class Projector:
         checkpoint: int,
         batch: list[StoredEvent],
         live: bool = True,
-        written: dict[str, View] | None = None,
+        written: dict[str, InHand] | None = None,
     ) -> Outcome:
-        """Apply events that follow ``checkpoint`` and move it, in one transaction.
+        """Apply events that follow ``checkpoint`` and move it, all or nothing.
 
-        ``written`` holds incident views as this projector last wrote them; those are not read
+        ``written`` holds views and ledgers as this projector last wrote them; those are not read
         back, and it gets the views this batch writes.
         """
         known = written if written is not None else {}
-        by_stream: dict[str, list[StoredEvent]] = {}
-        supply: dict[str, list[StoredEvent]] = {}  # ledgers and the catalogue
+        fetched = self._fetch(partition, gen, checkpoint, batch, known, live)
+        if isinstance(fetched, Outcome):
+            return fetched
+        prepared = self._prepare(partition, gen, checkpoint, batch, known, fetched)
+        outcome = self._commit(prepared)
+        if outcome is Outcome.APPLIED and written is not None:
+            written.update(prepared.fresh)
+        return outcome
+
+    def _fetch(
+        self,
+        partition: str,
+        gen: int,
+        follows: int,
+        batch: list[StoredEvent],
+        known: Mapping[str, InHand],
+        live: bool,
+    ) -> _Fetched | Outcome:
+        """What a batch needs from the read models: the views it does not know and the
+        ledgers it moves; RACED if the checkpoint is no longer ``follows``, STALE if the
+        generation was swapped (live only)."""
+        fetched = _Fetched(live)
         for stored in batch:
-            into = supply if is_supply_stream(stored.stream) else by_stream
+            into = fetched.supply if is_supply_stream(stored.stream) else fetched.by_stream
             into.setdefault(stored.stream, []).append(stored)
-        streams = list(by_stream)
-        unknown = [s for s in streams if is_staff_stream(s) or s not in known]
-        view_keys = [_view_key(partition, gen, s) for s in unknown]
-        ledgers = {s: k for s in supply if (k := supplies.ledger_key(partition, gen, s))}
-        read_keys = view_keys + list(ledgers.values())
-        checkpoint_key, generation_key = keys.checkpoint(partition, gen), keys.generation(partition)
+        unknown = [s for s in fetched.by_stream if is_staff_stream(s) or s not in known]
+        ledgers = {
+            s: k
+            for s in fetched.supply
+            if s not in known and (k := supplies.ledger_key(partition, gen, s))
+        }
+        read_keys = [_view_key(partition, gen, s) for s in unknown] + list(ledgers.values())
         with self.redis.pipeline(transaction=False) as pipe:
-            pipe.get(generation_key)
-            pipe.get(checkpoint_key)
+            pipe.get(keys.generation(partition))
+            pipe.get(keys.checkpoint(partition, gen))
             if read_keys:
                 pipe.mget(read_keys)
             current, moved, *got = pipe.execute()
         if live and int(current or 1) != gen:
             return Outcome.STALE  # swapped by a rebuild since this projector looked
-        if int(moved or 0) != checkpoint:
+        if int(moved or 0) != follows:
             return Outcome.RACED  # another projector got here first
-        # The views are read after the checkpoint, and the script checks the checkpoint again
-        # as it commits: a batch applied in between (which moved both) makes this one raced.
+        # The views are read after the checkpoint, and the commit checks the checkpoint again:
+        # a batch applied in between (which moved both) makes this one raced, not wrong.
         got = got[0] if got else []
-        raws = dict(zip(unknown, got[: len(unknown)], strict=True))
-        ledger_raws = dict(zip(ledgers, got[len(unknown) :], strict=True))
+        fetched.raws = dict(zip(unknown, got[: len(unknown)], strict=True))
+        fetched.ledger_raws = dict(zip(ledgers, got[len(unknown) :], strict=True))
+        return fetched
+
+    def _prepare(
+        self,
+        partition: str,
+        gen: int,
+        follows: int,
+        batch: list[StoredEvent],
+        known: Mapping[str, InHand],
+        fetched: _Fetched,
+    ) -> _Prepared:
+        """The writes that apply a batch to the read models, and the views it leaves."""
+        started = time.perf_counter()
         w = Writes()
         counts: Counter[str] = Counter()
         durations: dict[str, int] = {}
         spells = _SpellWrites()
-        fresh: dict[str, View] = {}
+        fresh: dict[str, InHand] = {}
         changed: dict[str, int] = {}
-        for stream in streams:
+        raws = fetched.raws
+        for stream, events in fetched.by_stream.items():
             if is_staff_stream(stream):
-                _apply_staff(w, partition, gen, raws[stream], by_stream[stream])
+                _apply_staff(w, partition, gen, raws[stream], events)
                 continue
             raw = raws.get(stream)
             old = known[stream] if stream in known else (views.decode(raw) if raw else None)
             new = old
-            for stored in by_stream[stream]:
+            for stored in events:
                 before, new = new, views.apply(new, stored)
                 counts.update(views.day_counts(before, new, stored, self.tz))
                 durations.update(views.durations(before, new, stored, self.tz))
@@ -206,21 +297,32 @@ class Projector:
             _write(w, partition, gen, stream, old, new)
             fresh[stream] = new
         _write_days(w, partition, gen, counts, durations)
-        supplies.apply(w, partition, gen, supply, ledger_raws, self.tz)
+        found = {
+            s: known[s] if s in known else (supplies.decode(raw) if raw else None)
+            for s in fetched.supply
+            for raw in (fetched.ledger_raws.get(s),)
+        }
+        fresh.update(supplies.apply(w, partition, gen, fetched.supply, found, self.tz))
         if changed:
             w.hset(keys.unit_changes(partition, gen), changed)
         spells.write(w, partition, gen)
         script_keys, args = w.script_args(
-            checkpoint_key, generation_key, checkpoint, gen if live else None, batch[-1].position
+            keys.checkpoint(partition, gen),
+            keys.generation(partition),
+            follows,
+            gen if fetched.live else None,
+            batch[-1].position,
         )
+        return _Prepared(batch, follows, script_keys, args, fresh, started)
+
+    def _commit(self, prepared: _Prepared) -> Outcome:
+        """Apply a prepared batch and move the checkpoint, if it still follows it."""
         if self.before_commit is not None:
-            self.before_commit(batch[-1].position)
-        outcome = self._apply(keys=script_keys, args=args)
-        if outcome != b"ok":
-            return Outcome.STALE if outcome == b"stale" else Outcome.RACED
-        if written is not None:
-            written.update(fresh)
-        return Outcome.APPLIED
+            self.before_commit(prepared.batch[-1].position)
+        outcome = self._apply(keys=prepared.script_keys, args=prepared.args)
+        if outcome == b"ok":
+            return Outcome.APPLIED
+        return Outcome.STALE if outcome == b"stale" else Outcome.RACED
 
     # --- rebuilding -----------------------------------------------------------------------
 
@@ -248,21 +350,10 @@ class Projector:
             self._release(keys=[keys.rebuild_lock(partition)], args=[rebuild_token])
 
     def _build(self, partition: str, gen: int) -> None:
-        """Replay into generation ``gen``, which nobody reads or writes yet: in larger batches
-        than the live path's, and keeping the views it writes, as a catch-up run does."""
-        written: dict[str, View] = {}
-        while True:
-            checkpoint = int(self.redis.get(keys.checkpoint(partition, gen)) or 0)
-            if len(written) > VIEW_CACHE_SIZE:
-                written.clear()
-            batch = self.store.read_partition(partition, after=checkpoint, count=self.rebuild_batch)
-            if not batch:
-                return
-            outcome = self.apply_batch(
-                partition, gen, checkpoint, batch, live=False, written=written
-            )
-            if outcome is not Outcome.APPLIED:
-                written.clear()
+        """Replay into generation ``gen``, which nobody reads yet, in larger batches than the
+        live path's (nobody waits on each)."""
+        while self._project(partition, gen, self.rebuild_batch, live=False)[1] is Outcome.RACED:
+            pass  # only another rebuild's projector could have moved it: look again
 
     def drop_generation(self, partition: str, gen: int) -> int:
         dropped = 0
@@ -309,6 +400,35 @@ class Projector:
         return token
 
 
+@dataclass
+class _Fetched:
+    """A batch by stream, and what it needs from the read models."""
+
+    live: bool  # checked against the generation being read
+    by_stream: dict[str, list[StoredEvent]] = field(default_factory=dict)
+    supply: dict[str, list[StoredEvent]] = field(default_factory=dict)  # ledgers, catalogue
+    raws: dict[str, bytes | None] = field(default_factory=dict)  # views not in hand
+    ledger_raws: dict[str, bytes | None] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """A batch's writes, ready to commit, and the views it leaves."""
+
+    batch: list[StoredEvent]
+    follows: int  # the checkpoint it must follow
+    script_keys: list[str]
+    args: list[Any]
+    fresh: dict[str, InHand]
+    started: float  # perf_counter when it began
+
+
+@dataclass(frozen=True)
+class _InFlight:
+    future: Future[Outcome]
+    prepared: _Prepared
+
+
 def _view_key(partition: str, gen: int, stream: str) -> str:
     """Where the view of a stream's aggregate (an incident, or a staff member) is kept."""
     if is_staff_stream(stream):
@@ -320,12 +440,12 @@ def _write_days(
     w: Writes, partition: str, gen: int, counts: Counter[str], durations: dict[str, int]
 ) -> None:
     """A batch's day counts (``<day>|<unit>|<kind>|<metric>``: added) and durations (set)."""
-    for field, n in counts.items():
-        day, _, rest = field.partition("|")
+    for counter, n in counts.items():
+        day, _, rest = counter.partition("|")
         w.count(keys.daily_counts(partition, gen, day), rest, n)
     by_day: dict[str, dict[str, int]] = {}
-    for field, seconds in durations.items():
-        day, _, rest = field.partition("|")
+    for counter, seconds in durations.items():
+        day, _, rest = counter.partition("|")
         by_day.setdefault(day, {})[views.DURATION + rest] = seconds
     for day, fields in by_day.items():
         w.hset(keys.daily_counts(partition, gen, day), fields)

@@ -91,12 +91,13 @@ def apply(
     partition: str,
     gen: int,
     streams: Mapping[str, list[StoredEvent]],
-    raws: Mapping[str, bytes | None],
+    found: Mapping[str, Ledger | None],
     tz: ZoneInfo,
-) -> None:
-    """The writes that apply a batch's supply events: per ledger, the stored ledger from
-    ``raws`` (None: none yet) and its events in order."""
+) -> dict[str, Ledger]:
+    """The writes that apply a batch's supply events: per ledger, as it stands (``found``;
+    None: none yet) and its events in order. The ledgers they leave, by stream."""
     days: Counter[str] = Counter()
+    left: dict[str, Ledger] = {}
     for stream, events in streams.items():
         if stream == CATALOGUE_STREAM:
             for stored in events:
@@ -105,18 +106,20 @@ def apply(
                     w.hset(keys.supply_catalogue(partition, gen), {item.name: _json(to_data(item))})
             continue
         unit = unit_of_stream(stream)
-        raw = raws.get(stream)
-        ledger = decode(raw) if raw is not None else Ledger(unit=unit)
+        stored_ledger = found.get(stream)
+        ledger = stored_ledger if stored_ledger is not None else Ledger(unit=unit)
         for stored in events:
             before = ledger
             ledger = replace(evolve(ledger, stored.event), version=stored.version)
             _index(w, partition, gen, before, ledger, stored, tz, days)
         w.set(keys.supply_ledger(partition, gen, unit), encode(ledger))
-        if raw is None:
+        if stored_ledger is None:
             w.sadd(keys.supply_units(partition, gen), unit)
+        left[stream] = ledger
     for name, n in days.items():
         day, _, rest = name.partition("|")
         w.count(keys.supply_day(partition, gen, day), rest, n)
+    return left
 
 
 def _index(
