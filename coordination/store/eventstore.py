@@ -136,8 +136,10 @@ class ConcurrencyConflict(Exception):
         self.actual = actual
 
 
-@dataclass(frozen=True)
-class StoredEvent:
+class StoredEvent(msgspec.Struct, frozen=True):
+    """An event as the log holds it. A struct, not a dataclass: a catch-up makes one per event,
+    and a struct is made in C, several times faster."""
+
     id: str
     stream: str
     version: int
@@ -280,7 +282,9 @@ class EventStore:
             return _recorded(payload, duplicate=True)
         recorded = _recorded(payload, duplicate=False)
         first = recorded.position - len(drafts) + 1
-        stored = tuple(replace(draft, position=first + i) for i, draft in enumerate(drafts))
+        stored = tuple(
+            msgspec.structs.replace(draft, position=first + i) for i, draft in enumerate(drafts)
+        )
         mine = stored[: len(writes[0].events)]
         return replace(
             recorded,
