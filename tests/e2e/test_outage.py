@@ -217,7 +217,11 @@ def test_every_write_answer_carries_the_key_that_would_replay_it(
 
 
 def test_a_store_killed_under_write_load_loses_no_acknowledged_order_and_tells_the_truth(
-    tmp_path: Path, server: EmbeddedServer, outage_app: Flask, dispatcher: dict[str, str]
+    tmp_path: Path,
+    server: EmbeddedServer,
+    outage_app: Flask,
+    dispatcher: dict[str, str],
+    request: pytest.FixtureRequest,
 ) -> None:
     """Eight clients post while the server is killed and restarted three times on the same
     data: every 201 is in the log, every answer is a 201 or an honest 503, and every unknown
@@ -249,15 +253,18 @@ def test_a_store_killed_under_write_load_loses_no_acknowledged_order_and_tells_t
     for thread in threads:
         thread.start()
     restarted = server
-    for _ in range(3):
+    try:
+        for _ in range(3):
+            time.sleep(0.7)
+            restarted.kill()
+            time.sleep(0.3)
+            restarted = EmbeddedServer(tmp_path / "redis", port=port).start()
         time.sleep(0.7)
-        restarted.kill()
-        time.sleep(0.3)
-        restarted = EmbeddedServer(tmp_path / "redis", port=port).start()
-    time.sleep(0.7)
-    stop.set()
-    for thread in threads:
-        thread.join(30)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(30)
+    request.addfinalizer(restarted.stop)  # the fixture stops only the first server
 
     statuses = {status for status, *_ in results}
     assert statuses <= {201, 503}, statuses

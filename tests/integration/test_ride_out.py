@@ -65,9 +65,9 @@ def test_worker_and_scheduler_survive_five_server_restarts_and_projections_catch
 
     writer = threading.Thread(target=write)
     writer.start()
+    current = server
     try:
         time.sleep(1.5)
-        current = server
         for _ in range(5):
             current.kill()
             time.sleep(1.0)
@@ -96,3 +96,5 @@ def test_worker_and_scheduler_survive_five_server_restarts_and_projections_catch
                 process.wait(10)
             except subprocess.TimeoutExpired:
                 process.kill()
+        if current is not server:  # the fixture stops only the first server
+            current.stop()
