@@ -37,12 +37,14 @@ def queue_unit(incident: Incident) -> str | None:
 def placements(incident: Incident) -> dict[str, str]:
     """The queues an order waits in, each with the ``status|kind`` it is counted under there:
     its own, and while it is open, the queue of the unit it was escalated to (督办)."""
-    kind = incident.kind.value if incident.kind else ""
+    # Kind and Status are StrEnums: joined as the strings they are (``.value`` costs a
+    # descriptor call, and this runs several times per projected event).
+    kind = "|" + incident.kind if incident.kind else "|"
     found: dict[str, str] = {}
     if incident.escalated_to and incident.status in OPEN_AT_A_UNIT:
-        found[incident.escalated_to] = f"escalated|{kind}"
+        found[incident.escalated_to] = "escalated" + kind
     if (unit := queue_unit(incident)) is not None:
-        found[unit] = f"{incident.status.value}|{kind}"
+        found[unit] = incident.status + kind
     return found
 
 

@@ -196,11 +196,13 @@ def spell_changes(
     before: View | None, after: View, stored: StoredEvent
 ) -> tuple[list[Spell], list[Spell]]:
     """The deadline spells one event started, and those it ended (with their end)."""
+    if before is not None and before.spells == after.spells:
+        return [], []  # most events: nothing started, nothing ended
     was = set(before.spells) if before else set()
     now = set(after.spells)
     incident = after.incident
     kind = incident.kind.value if incident.kind else ""
-    running = running_deadlines(incident)
+    running = running_deadlines(incident) if now - was else {}
     started = [
         Spell(m, incident.id, kind, incident.unit, deadline, running[deadline])
         for m in sorted(now - was)
