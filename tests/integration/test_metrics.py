@@ -25,7 +25,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from rq import Queue
 from rq.registry import FailedJobRegistry
 from rq.serializers import JSONSerializer
-from test_serving import HOST, Server, start_gunicorn, stop
+from shipped_gunicorn import HOST, Server, start_gunicorn, stop
 
 from coordination.api.app import create_app
 from coordination.api.metrics import level_families

@@ -11,15 +11,11 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
-import os
 import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import timedelta
 from http import HTTPStatus
 from pathlib import Path
@@ -27,14 +23,12 @@ from typing import Any
 
 import pytest
 import redis as redis_lib
+from shipped_gunicorn import HOST, Server, start_gunicorn, stop
 
 from coordination import gunicorn_conf
-from coordination.devtools.embedded import free_port
 from coordination.domain.access import Role
 from coordination.store.tokens import TokenStore
 
-ROOT = Path(__file__).resolve().parents[2]
-HOST = "127.0.0.1"
 REPORT = {
     "kind": "work_order",
     "category": "complaint",
@@ -42,65 +36,6 @@ REPORT = {
     "place": "丽都",
     "reporter": {"name": "张三", "phone": "13812345678"},
 }
-
-
-@dataclass
-class Server:
-    port: int
-    access_log: Path
-    error_log: Path
-    proc: subprocess.Popen[bytes]
-
-    def logs(self) -> str:
-        return self.access_log.read_text(errors="replace") + self.error_log.read_text(
-            errors="replace"
-        )
-
-
-def start_gunicorn(
-    redis_url: str, folder: Path, *extra: str, config: str = "python:coordination.gunicorn_conf"
-) -> Server:
-    """gunicorn as shipped (the Dockerfile's command, on a free port and with log files)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    port = free_port(HOST)
-    access_log, error_log = folder / "access.log", folder / "error.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("COORDINATION_")}
-    env.update(REDIS_URL=redis_url, PYTHONPATH=str(ROOT))
-    args = [
-        sys.executable, "-m", "gunicorn",
-        "--config", config,
-        "--bind", f"{HOST}:{port}",
-        "--access-logfile", str(access_log),
-        "--error-logfile", str(error_log),
-        *extra,
-    ]  # fmt: skip
-    proc = subprocess.Popen(
-        args, cwd=folder, env=env, stdin=subprocess.DEVNULL, start_new_session=True
-    )
-    server = Server(port, access_log, error_log, proc)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            conn = http.client.HTTPConnection(HOST, port, timeout=2)
-            conn.request("GET", "/healthz")
-            if conn.getresponse().status == 200:
-                conn.close()
-                return server
-        except OSError:
-            pass
-        time.sleep(0.2)
-    stop(server)
-    raise RuntimeError(f"gunicorn did not come up: {error_log.read_text(errors='replace')}")
-
-
-def stop(server: Server) -> None:
-    if server.proc.poll() is None:
-        server.proc.send_signal(signal.SIGTERM)
-        try:
-            server.proc.wait(15)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.proc.pid, signal.SIGKILL)
-            server.proc.wait(5)
 
 
 @pytest.fixture(scope="module")
