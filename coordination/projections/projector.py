@@ -11,7 +11,7 @@ from __future__ import annotations
 import gc
 import secrets
 import time
-from collections import ChainMap, Counter
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
@@ -159,8 +159,9 @@ class Projector:
         one that did not land is dropped.
         """
         applied = 0
-        # The views this run wrote, so that the next batch need not read and decode them back;
-        # kept only while nobody else moves the checkpoint (views move only with it).
+        # The views (and ledgers) as this run's batches leave them, the one in flight included,
+        # so that the next batch need not read and decode them back. A batch that does not land
+        # ends the run, and these go with it.
         written: dict[str, InHand] = {}
         in_flight: _InFlight | None = None
 
@@ -170,7 +171,6 @@ class Projector:
             prepared, outcome = in_flight.prepared, in_flight.future.result()
             in_flight = None
             if outcome is Outcome.APPLIED:
-                written.update(prepared.fresh)
                 applied += len(prepared.batch)
                 seconds = time.perf_counter() - prepared.started
                 instruments.PROJECTOR_BATCH_SECONDS.labels(partition).observe(seconds)
@@ -189,8 +189,7 @@ class Projector:
                     if isinstance(fetched, Outcome):
                         outcome = fetched  # moved by another, or swapped: nothing to commit
                         break
-                    known = ChainMap(in_flight.prepared.fresh, written) if in_flight else written
-                    prepared = self._prepare(partition, gen, checkpoint, batch, known, fetched)
+                    prepared = self._prepare(partition, gen, checkpoint, batch, written, fetched)
                     if in_flight is not None:
                         if (outcome := settle()) is not Outcome.APPLIED:
                             break
@@ -198,12 +197,13 @@ class Projector:
                             lock = keys.projector_lock(partition)
                             self._extend(keys=[lock], args=[token, self.lock_ttl_ms])
                     if len(written) > VIEW_CACHE_SIZE:
-                        written.clear()
+                        written.clear()  # but for the batch in flight: it is not read back yet
+                    written.update(prepared.fresh)
                     checkpoint = prepared.batch[-1].position
                     batch = self.store.read_partition(partition, after=checkpoint, count=size)
                     if batch:
-                        ahead = ChainMap(prepared.fresh, written)
-                        fetched = self._fetch(partition, gen, prepared.follows, batch, ahead, live)
+                        follows = prepared.follows  # the batch in flight has not moved it yet
+                        fetched = self._fetch(partition, gen, follows, batch, written, live)
                         if isinstance(fetched, Outcome):
                             outcome = fetched  # this batch would not land either
                             break
@@ -223,6 +223,7 @@ class Projector:
             finally:
                 if committer is not None:
                     committer.shutdown()
+                written.clear()  # freed before the collector runs again, not traversed by it
         return applied, outcome
 
     def apply_batch(

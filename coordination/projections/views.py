@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import msgspec
+
 from coordination.domain.deadlines import DeadlineKind
 from coordination.domain.events import (
     DeadlineBreached,
@@ -30,8 +32,10 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
 
 
-@dataclass(frozen=True)
-class View:
+class View(msgspec.Struct, frozen=True):
+    """An incident as the read side keeps it. A struct, not a dataclass: a catch-up makes one
+    per event."""
+
     incident: Incident
     created_at: datetime
     updated_at: datetime
