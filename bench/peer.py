@@ -444,7 +444,9 @@ def _our_replay(valkey: EmbeddedServer, replays: int, report: PeerReport) -> Fig
         new = decide(state, next(commands, None) or _cycle(state), replace(ctx, now=START))
         state, events = fold(new, state), events + new
     store.append(PARTITION, incident_id, 0, events, actor="bench", now=START)
-    raw = built.redis.lrange(keys.stream(PARTITION, incident_id), 0, -1)
+    # its records (kept once, in the log): the last ones appended
+    log = built.redis.xrevrange(keys.log(PARTITION), count=len(events))
+    raw = [fields[b"e"] for _id, fields in log]
     report.record_bytes = (sum(len(r) for r in raw) / len(raw), report.record_bytes[1])
 
     def once() -> int:

@@ -79,6 +79,7 @@ PROJECTOR_TARGET = 20_000.0  # events/s
 NAIVE_RATIO_TARGET = 50.0
 FRESHNESS_P99_TARGET_MS = 25.0
 REBUILD_TARGET_S = 60.0  # for 1,000,000 events
+LOG_BYTES_TARGET = 1.15  # the log's memory per event, against one stored record
 REBUILD_TARGET_EVENTS = 1_000_000
 READ_BATCH = 1000
 FILL_PIPELINE = 200  # appends per pipeline while filling
@@ -260,6 +261,41 @@ class Report:
     profile: str | None = None
     fsync: str = ""
     seconds: float = 0.0
+    log_bytes: LogBytes | None = None
+
+
+@dataclass
+class LogBytes:
+    """What the log costs in the server's memory, per event: the partition's stream and its
+    aggregates' lists (MEMORY USAGE, every element counted), against one record's length."""
+
+    events: int
+    stream_bytes: int
+    list_bytes: int
+    record_bytes: float  # the mean length of a stored record
+
+    @property
+    def per_event(self) -> float:
+        return (self.stream_bytes + self.list_bytes) / self.events
+
+    @property
+    def ratio(self) -> float:
+        return self.per_event / self.record_bytes
+
+
+def log_bytes(redis: Redis, events: int) -> LogBytes:
+    stream = int(redis.memory_usage(keys.log(PARTITION), samples=0) or 0)
+    lists = sum(
+        int(redis.memory_usage(name, samples=0) or 0)
+        for name in redis.scan_iter(match=keys.stream(PARTITION, "*"), count=1000)
+    )
+    total = count = 0
+    after = "-"
+    while batch := redis.xrange(keys.log(PARTITION), min=after, max="+", count=10_000):
+        total += sum(len(fields[b"e"]) for _id, fields in batch)
+        count += len(batch)
+        after = "(" + batch[-1][0].decode()
+    return LogBytes(events, stream, lists, total / max(count, 1))
 
 
 # --- filling a partition -------------------------------------------------------------------
@@ -638,6 +674,7 @@ class ReadSide:
             )
             redis.config_set("appendfsync", args.appendfsync)
             report.fsync = str(redis.config_get("appendfsync").get("appendfsync"))
+            report.log_bytes = log_bytes(redis, head)
 
             built = build_services(Config(redis_url=valkey.url))
             report.reads.append(self._timed_read("raw XRANGE", redis, valkey, head, raw=True))
@@ -1132,13 +1169,30 @@ def print_report(report: Report, args: argparse.Namespace) -> list[tuple[str, bo
             f"{fill.appends:,} appends in {fill.seconds:.1f} s ({fill.events / fill.seconds:,.0f} "
             f"events/s; not a target). Then CONFIG SET appendfsync {report.fsync} for what follows."
         )
+    targets: list[tuple[str, bool]] = []
+    if report.log_bytes is not None:
+        lb = report.log_bytes
+        ok = lb.ratio <= LOG_BYTES_TARGET
+        print(
+            f"  Log in the server's memory: {lb.per_event:,.0f} bytes per event (the stream "
+            f"{lb.stream_bytes / 2**20:,.1f} MiB, the aggregates' lists "
+            f"{lb.list_bytes / 2**20:,.1f} MiB, MEMORY USAGE) against {lb.record_bytes:,.0f} "
+            "bytes of one stored record: "
+            f"{lb.ratio:.2f}x   (target <= {LOG_BYTES_TARGET:g}x)  {'PASS' if ok else 'MISS'}"
+        )
+        targets.append(
+            (
+                f"log bytes per event / record = {lb.ratio:.2f}x   "
+                f"(target <= {LOG_BYTES_TARGET:g}x)",
+                ok,
+            )
+        )
     head = (
         f"  {'measurement':42} {'events':>8} {'seconds':>8} {'events/s':>9} | "
         f"cpu ms/1k events: {'client':>6} {'valkey':>6} | {'target':>10}  verdict"
     )
     print(head)
     print("  " + "-" * (len(head) - 2))
-    targets: list[tuple[str, bool]] = []
 
     def line(rate: Rate, target: str = "", verdict: str = "") -> None:
         print(

@@ -1,8 +1,10 @@
 """The event log in Redis: atomic, version-checked appends with gapless positions.
 
 Per partition (a district) there is one stream ``{p}:log`` whose entry ids are
-``<position>-0``, a counter ``{p}:head``, and a list per aggregate ``{p}:stream:<id>`` holding
-the same records in version order. One Lua script checks the expected versions and the
+``<position>-0`` and which holds every record, a counter ``{p}:head``, and a list per aggregate
+``{p}:stream:<id>`` holding its events' positions in version order: each record is kept once
+(lists written before hold the records themselves; they read alike, and ``coordination log
+migrate`` turns them into positions). One Lua script checks the expected versions and the
 idempotency key and writes all of a command's events, or none: to one stream, or to several of
 the same partition at once (an order and the ledger that reserves its supplies).
 
@@ -55,10 +57,20 @@ local function epoch(iso)
 end
 """
 
+# A stream's list holds its events' log positions; a list written before that holds the records
+# themselves (a record starts with '{', a position never does).
+RECORD_AT = """
+local function record_at(log, item)
+  if string.byte(item, 1) == 123 then return item end
+  return redis.call('XRANGE', log, item .. '-0', item .. '-0')[1][2][2]
+end
+"""
+
 APPEND = (
     EPOCH
+    + RECORD_AT
     + """
--- KEYS: log, head, idempotency, trigger, then one list per stream written.
+-- KEYS: log, head, idempotency, trigger, then one list per stream written (positions).
 -- ARGV: idempotency prefix, its ttl, the write's time (s, us), the number of streams k, then
 -- each stream's expected version and event count, then every record in order.
 local idem_prefix = ARGV[1]
@@ -76,9 +88,9 @@ for j = 1, k do
     return {'conflict', tostring(current), j}
   end
   -- Time only moves forward in a stream: never an event dated before the stream's last one.
-  -- The last record says when it was written (every record has, old ones too): O(1) to read.
+  -- The last record says when it was written (every record has, old ones too): O(log n).
   if current > 0 then
-    local last = cjson.decode(redis.call('LINDEX', stream, -1))['time']
+    local last = cjson.decode(record_at(KEYS[1], redis.call('LINDEX', stream, -1)))['time']
     local last_s, last_us = epoch(last or '')
     if last_s and (last_s > at_s or (last_s == at_s and last_us > at_us)) then
       return {'backwards', last, j}
@@ -95,7 +107,7 @@ for j = 1, k do
     r = r + 1
     local record = '{"position":' .. position .. ',' .. string.sub(ARGV[r], 2)
     redis.call('XADD', KEYS[1], position .. '-0', 'e', record)
-    redis.call('RPUSH', stream, record)
+    redis.call('RPUSH', stream, position)
   end
 end
 local first = tonumber(ARGV[6]) + tonumber(ARGV[7])
@@ -118,6 +130,39 @@ for i, entry in ipairs(redis.call('XRANGE', KEYS[1], ARGV[1], '+', 'COUNT', ARGV
   records[i] = entry[2][2]
 end
 return records
+"""
+
+# One aggregate's records from the index ARGV[1] on; KEYS: the log, the stream's list.
+READ_STREAM = (
+    RECORD_AT
+    + """
+local records = {}
+for i, item in ipairs(redis.call('LRANGE', KEYS[2], ARGV[1], -1)) do
+  records[i] = record_at(KEYS[1], item)
+end
+return records
+"""
+)
+
+# A stream's list in the layout before positions: each record replaced by its position, once
+# the log is seen to hold that very record (else nothing of the list is changed, and an error
+# names it). KEYS: the log, the list. Returns how many were replaced.
+MIGRATE = """
+local items = redis.call('LRANGE', KEYS[2], 0, -1)
+local found = {}
+for i, item in ipairs(items) do
+  if string.byte(item, 1) == 123 then
+    local position = string.match(item, '^{"position":(%d+),')
+    local entry = position and redis.call('XRANGE', KEYS[1], position .. '-0', position .. '-0')[1]
+    if not entry or entry[2][2] ~= item then
+      return redis.error_reply('log migrate: ' .. KEYS[2] .. ' item ' .. (i - 1)
+        .. ' is not the record the log holds at its position')
+    end
+    found[#found + 1] = {i - 1, position}
+  end
+end
+for _, pair in ipairs(found) do redis.call('LSET', KEYS[2], pair[1], pair[2]) end
+return #found
 """
 
 EPOCH_START = datetime(1970, 1, 1, tzinfo=UTC)
@@ -208,6 +253,8 @@ class EventStore:
         self.idempotency_ttl = idempotency_ttl
         self._append = redis.register_script(APPEND)
         self._read = redis.register_script(READ)
+        self._read_stream = redis.register_script(READ_STREAM)
+        self._migrate = redis.register_script(MIGRATE)
 
     def append(
         self,
@@ -323,14 +370,24 @@ class EventStore:
         return recorded, self.read_stream(partition, recorded.stream)[: recorded.version]
 
     def read_stream(self, partition: str, stream_id: str) -> list[StoredEvent]:
-        """One aggregate's events in version order."""
-        raw = self.redis.lrange(keys.stream(partition, stream_id), 0, -1)
-        return [self._load(r) for r in raw]
+        """One aggregate's events in version order, in one round trip."""
+        return self.read_stream_tail(partition, stream_id, 0)
 
     def read_stream_tail(self, partition: str, stream_id: str, start: int) -> list[StoredEvent]:
         """A stream's events from the ``start``-th (0-based) on."""
-        raw = self.redis.lrange(keys.stream(partition, stream_id), start, -1)
-        return [self._load(r) for r in raw]
+        stream = keys.stream(partition, stream_id)
+        records = self._read_stream(keys=[keys.log(partition), stream], args=[start])
+        return [self._load(r) for r in records]
+
+    def migrate(self, partition: str) -> tuple[int, int]:
+        """Turn the records that the partition's stream lists still hold (as they were written
+        before each record was kept once) into their positions; idempotent. The lists looked
+        at, and the records replaced."""
+        lists = replaced = 0
+        for name in self.redis.scan_iter(match=keys.stream(partition, "*"), count=1000):
+            lists += 1
+            replaced += int(self._migrate(keys=[keys.log(partition), name]))
+        return lists, replaced
 
     def versions(self, partition: str, stream_ids: list[str]) -> list[int]:
         """The version each stream has reached, in one round trip."""

@@ -32,7 +32,7 @@ def head(partition: str) -> str:
 
 
 def stream(partition: str, stream_id: str) -> str:
-    """One aggregate's events, in version order, as a list of stored records."""
+    """One aggregate's events, in version order, as a list of their log positions."""
     return f"{tag(partition)}:stream:{stream_id}"
 
 

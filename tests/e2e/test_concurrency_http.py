@@ -24,9 +24,12 @@ A = "admin@gangwen"
 
 
 def stream_types(redis: redis_lib.Redis, incident_id: str) -> list[str]:
-    """The event types stored for one incident, read from Redis itself."""
-    raw = redis.lrange(keys.stream("gangwen", incident_id), 0, -1)
-    return [json.loads(r)["type"] for r in raw]
+    """The event types stored for one incident, read from Redis itself: its list holds the
+    positions of its records in the log."""
+    positions = [int(p) for p in redis.lrange(keys.stream("gangwen", incident_id), 0, -1)]
+    log = keys.log("gangwen")
+    records = [redis.xrange(log, f"{p}-0", f"{p}-0")[0][1][b"e"] for p in positions]
+    return [json.loads(r)["type"] for r in records]
 
 
 # --- expected version ------------------------------------------------------------------------

@@ -331,8 +331,12 @@ def test_each_stored_event_carries_its_metadata(redis: redis_lib.Redis) -> None:
     assert first[1].event.level is Level.STREET
     assert (stored[3].stream, stored[3].time, stored[3].actor) == ("i-2", later, "op")
 
+    # each record is kept once, in the log; the stream's list holds the positions
+    assert [int(p) for p in redis.lrange(keys.stream(P, "i-1"), 0, -1)] == [
+        e.position for e in first
+    ]
     # the raw record is JSON with exactly these fields, position first
-    raw = json.loads(redis.lindex(keys.stream(P, "i-1"), 0))
+    raw = json.loads(redis.xrange(keys.log(P), count=1)[0][1][b"e"])
     assert list(raw) == [
         "position", "id", "stream", "version", "time", "actor", "type", "schema_version", "data",
     ]  # fmt: skip
@@ -551,8 +555,11 @@ def test_an_old_event_is_upcast_on_read_and_never_rewritten(redis: redis_lib.Red
     assert (stream[1].type, stream[1].schema_version) == ("NoteAdded", 2)
     assert calls == [{"note": "water pipe fixed"}] * 2  # only the v1 record was upcast
 
+    # the list written before each record was kept once holds the record itself, the store
+    # goes on with positions, and both read alike (above)
+    assert redis.lrange(keys.stream(P, "n-1"), 0, -1) == [v1.encode(), b"2"]
     # the hand-written v1 record has the very shape the store writes
-    written = json.loads(redis.lindex(keys.stream(P, "n-1"), 1))
+    written = json.loads(redis.xrange(keys.log(P), "2-0", "2-0")[0][1][b"e"])
     assert list(written) == list(json.loads(v1))
     assert written["data"] == {"text": "pipe inspected", "author": "王芳"}
 
@@ -685,3 +692,81 @@ def test_concurrent_appends_on_many_streams_keep_working_with_the_time_check(
     for stream in streams:
         times = [e.time for e in store.read_stream(P, stream)]
         assert times == sorted(times)
+
+
+# --- each record kept once: the lists written before, and their migration -----------------
+
+
+def records_in_lists(redis: redis_lib.Redis, stream_ids: list[str]) -> None:
+    """Turn the streams' lists back into the layout before positions: the records themselves
+    (each as the log holds it), as a server written by an earlier version has them."""
+    for stream_id in stream_ids:
+        name = keys.stream(P, stream_id)
+        for i, position in enumerate(redis.lrange(name, 0, -1)):
+            record = redis.xrange(keys.log(P), f"{int(position)}-0", f"{int(position)}-0")
+            redis.lset(name, i, record[0][1][b"e"])
+
+
+def test_a_stream_list_holds_positions_and_costs_a_fraction_of_its_records(
+    redis: redis_lib.Redis,
+) -> None:
+    store = EventStore(redis)
+    store.append(P, "i-1", 0, command(10), actor="op", now=NOW)
+    records = [fields[b"e"] for _id, fields in redis.xrange(keys.log(P))]
+    assert redis.lrange(keys.stream(P, "i-1"), 0, -1) == [str(n).encode() for n in range(1, 11)]
+    held = int(redis.memory_usage(keys.stream(P, "i-1")))
+    assert held < sum(len(r) for r in records) / 10, "a list of positions, not of records"
+
+
+def test_log_migrate_turns_records_into_positions_once_and_reads_stay_the_same(
+    redis: redis_lib.Redis,
+) -> None:
+    store = EventStore(redis)
+    store.append(P, "i-1", 0, command(3), actor="op", now=NOW)
+    store.append(P, "i-2", 0, command(2), actor="op", now=NOW)
+    store.append(P, "i-1", 3, [IncidentClosed(note="x")], actor="op", now=NOW + HOUR)
+    before = {s: store.read_stream(P, s) for s in ("i-1", "i-2")}
+    records_in_lists(redis, ["i-1", "i-2"])
+    assert redis.lindex(keys.stream(P, "i-1"), 0).startswith(b'{"position":1,')
+    assert {s: store.read_stream(P, s) for s in before} == before  # the old layout reads alike
+    assert store.read_stream_tail(P, "i-1", 2) == before["i-1"][2:]
+
+    assert store.migrate(P) == (2, 6)
+    assert [int(p) for p in redis.lrange(keys.stream(P, "i-1"), 0, -1)] == [1, 2, 3, 6]
+    assert {s: store.read_stream(P, s) for s in before} == before
+    assert store.migrate(P) == (2, 0), "a second run changes nothing"
+    # appends go on: versions and the time check read the migrated list
+    with pytest.raises(TimeWentBackwards):
+        store.append(P, "i-1", 4, [IncidentClosed(note="y")], actor="op", now=NOW)
+    assert store.append(P, "i-1", 4, [IncidentClosed(note="y")], actor="op", now=NOW + HOUR)
+
+
+def test_log_migrate_leaves_a_list_whose_record_is_not_the_logs_and_names_it(
+    redis: redis_lib.Redis,
+) -> None:
+    store = EventStore(redis)
+    store.append(P, "i-1", 0, command(3), actor="op", now=NOW)
+    records_in_lists(redis, ["i-1"])
+    name = keys.stream(P, "i-1")
+    altered = redis.lindex(name, 1).replace(b'"actor":"op"', b'"actor":"someone else"')
+    redis.lset(name, 1, altered)
+    before = redis.lrange(name, 0, -1)
+    with pytest.raises(redis_lib.ResponseError, match=f"{name} item 1 is not the record"):
+        store.migrate(P)
+    assert redis.lrange(name, 0, -1) == before, "nothing of the list was changed"
+
+
+def test_the_log_migrate_command_reports_per_district(
+    redis: redis_lib.Redis, redis_url: str
+) -> None:
+    from click.testing import CliRunner
+
+    from coordination.cli import main
+
+    store = EventStore(redis)
+    store.append(P, "i-1", 0, command(2), actor="op", now=NOW)
+    records_in_lists(redis, ["i-1"])
+    result = CliRunner().invoke(main, ["log", "migrate"], env={"REDIS_URL": redis_url})
+    assert result.exit_code == 0, result.output
+    assert result.output == f"{P}\tstreams=1\treplaced=2\n"
+    assert redis.lrange(keys.stream(P, "i-1"), 0, -1) == [b"1", b"2"]
