@@ -525,7 +525,8 @@ def print_report(report: PeerReport, args: argparse.Namespace) -> list[tuple[str
     print(
         f"\n  2. Replay of one aggregate with {REPLAY_EVENTS:,} events, {args.replays} times "
         "each, in this process (no snapshots, no aggregate cache).\n"
-        "     ours: read_stream (one LRANGE, JSON records decoded by the mapper) + fold; theirs:"
+        "     ours: read_stream (one script: the aggregate's positions, each record from the log;"
+        " msgspec) + fold; theirs:"
         " repository.get (SELECT by originator_id, mapper, mutate each event)."
     )
     head = (
