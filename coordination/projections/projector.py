@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 from redis import Redis
 
-from coordination.domain.staff import STREAM_PREFIX, is_staff_stream
+from coordination.domain.staff import STREAM_PREFIX, StaffMember, is_staff_stream
 from coordination.domain.supplies import Ledger, is_supply_stream
 from coordination.metrics import instruments
 from coordination.projections import queues, staff_views, supplies, views
@@ -44,8 +44,8 @@ return 0
 
 
 # What a projector has in hand of the read models between its batches, by stream: an incident's
-# view, or a unit's supplies ledger.
-InHand = View | Ledger
+# view, a staff member, or a unit's supplies ledger.
+InHand = View | StaffMember | Ledger
 VIEW_CACHE_SIZE = 50_000  # views a catch-up run keeps in memory between its batches
 # A rebuild's batches are larger: nobody waits on each, and fewer calls cost less per event.
 # Each still holds the server for one script call (~25 ms at this size).
@@ -266,7 +266,7 @@ class Projector:
         for stored in batch:
             into = fetched.supply if is_supply_stream(stored.stream) else fetched.by_stream
             into.setdefault(stored.stream, []).append(stored)
-        unknown = [s for s in fetched.by_stream if is_staff_stream(s) or s not in known]
+        unknown = [s for s in fetched.by_stream if s not in known]
         ledgers = {
             s: k
             for s in fetched.supply
@@ -309,10 +309,11 @@ class Projector:
         changed: dict[str, int] = {}
         raws = fetched.raws
         for stream, events in fetched.by_stream.items():
-            if is_staff_stream(stream):
-                _apply_staff(w, partition, gen, raws[stream], events)
-                continue
             raw = raws.get(stream)
+            if is_staff_stream(stream):
+                member = _apply_staff(w, partition, gen, known.get(stream), raw, events)
+                fresh[stream] = member
+                continue
             old = known[stream] if stream in known else (views.decode(raw) if raw else None)
             new = old
             for stored in events:
@@ -497,14 +498,24 @@ def _write_days(
 
 
 def _apply_staff(
-    w: Writes, partition: str, gen: int, raw: bytes | None, events: list[StoredEvent]
-) -> None:
-    old = staff_views.decode(raw) if raw is not None else None
+    w: Writes,
+    partition: str,
+    gen: int,
+    known: InHand | None,
+    raw: bytes | None,
+    events: list[StoredEvent],
+) -> StaffMember:
+    """The writes of a staff member's events, from the member in hand or else as stored; the
+    member they leave."""
+    old = known if isinstance(known, StaffMember) else None
+    if old is None and raw is not None:
+        old = staff_views.decode(raw)
     new = old
     for stored in events:
         new = staff_views.apply(new, stored)
     assert new is not None
     staff_views.write(w, partition, gen, old, new)
+    return new
 
 
 def _write(
