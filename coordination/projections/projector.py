@@ -165,11 +165,8 @@ class Projector:
         written: dict[str, InHand] = {}
         in_flight: _InFlight | None = None
 
-        def settle() -> Outcome:
-            nonlocal in_flight, applied
-            assert in_flight is not None
-            prepared, outcome = in_flight.prepared, in_flight.future.result()
-            in_flight = None
+        def settle(prepared: _Prepared, outcome: Outcome) -> Outcome:
+            nonlocal applied
             if outcome is Outcome.APPLIED:
                 applied += len(prepared.batch)
                 seconds = time.perf_counter() - prepared.started
@@ -191,7 +188,9 @@ class Projector:
                         break
                     prepared = self._prepare(partition, gen, checkpoint, batch, written, fetched)
                     if in_flight is not None:
-                        if (outcome := settle()) is not Outcome.APPLIED:
+                        done, in_flight = in_flight, None
+                        outcome = settle(done.prepared, done.future.result())
+                        if outcome is not Outcome.APPLIED:
                             break
                         if token is not None:  # alive, between two batches
                             lock = keys.projector_lock(partition)
@@ -208,10 +207,7 @@ class Projector:
                             outcome = fetched  # this batch would not land either
                             break
                     if not batch:  # the last: nothing to compute meanwhile
-                        done: Future[Outcome] = Future()
-                        done.set_result(self._commit(prepared))
-                        in_flight = _InFlight(done, prepared)
-                        outcome = settle()
+                        outcome = settle(prepared, self._commit(prepared))
                         break
                     if committer is None:
                         committer = ThreadPoolExecutor(1, thread_name_prefix="projector-commit")

@@ -158,9 +158,6 @@ class Mapper:
             raise TypeError(f"unmapped event type {name}")
         return name, self.version_of(name)
 
-    def to_record(self, event: Any) -> tuple[str, int, dict[str, Any]]:
-        return *self.type_of(event), to_data(event)
-
     def upcast(self, type_name: str, version: int, data: dict[str, Any]) -> dict[str, Any]:
         current = self.version_of(type_name)
         while version < current:

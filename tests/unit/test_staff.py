@@ -45,7 +45,7 @@ from coordination.domain.staff import (
 )
 from coordination.domain.units import Jurisdiction
 from coordination.domain.values import Kind, StaffKind
-from coordination.store.mapper import Mapper
+from coordination.store.mapper import Mapper, encode_json
 
 TZ = ZoneInfo("Asia/Shanghai")
 TONIGHT = night_window(NOW.date(), TZ)  # 2020-02-08 18:00 to 2020-02-09 08:00
@@ -366,7 +366,7 @@ def test_every_event_survives_the_mapper() -> None:
         StaffDeactivated("调离"),
     ]
     assert {type(e) for e in events} == set(STAFF_EVENT_TYPES)
-    assert [mapper.from_record(*mapper.to_record(e)) for e in events] == events
+    assert [mapper.from_json(*mapper.type_of(e), encode_json(e)) for e in events] == events
     assert fold_staff(events).version == len(events)
 
 
