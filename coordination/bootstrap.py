@@ -20,8 +20,10 @@ from coordination.handlers.supplies import CatalogueHandler, SupplyHandler
 from coordination.handlers.watchers import Watchers
 from coordination.projections.projector import Projector
 from coordination.projections.reads import ReadModels
+from coordination.store.archiver import Archived, Archiver
 from coordination.store.connection import connect
 from coordination.store.eventstore import EventStore
+from coordination.store.segments import DirectorySegments
 from coordination.store.tokens import TokenStore
 from coordination.store.triggers import CatchUpTrigger
 from coordination.store.workcalendar import load_calendar, missing_years_warnings
@@ -41,6 +43,14 @@ class Services:
     watchers: Watchers
     calendar: WorkingCalendar
     supplies: SupplyHandler  # each unit's ledger; its ``catalogue`` handler is the district's
+    archiver: Archiver
+
+    def archive(self, partition: str) -> Archived:
+        """Move the history of the orders closed more than ``archive_after_days`` ago out of
+        Redis into the archive."""
+        cutoff = self.incidents.clock() - timedelta(days=self.config.archive_after_days)
+        candidates = self.reads.reported_before(partition, cutoff)
+        return self.archiver.run(partition, candidates, cutoff)
 
     def calendar_warnings(self) -> list[str]:
         """The years, this one or the next, that the working-day calendar lacks."""
@@ -58,7 +68,8 @@ def build_services(
 ) -> Services:
     redis = redis or connect(config)
     jurisdiction = load_jurisdiction(config)
-    store = EventStore(redis, idempotency_ttl=config.idempotency_ttl_seconds)
+    segments = DirectorySegments(config.archive_dir)
+    store = EventStore(redis, idempotency_ttl=config.idempotency_ttl_seconds, archive=segments)
     reads = ReadModels(
         redis, wait_seconds=config.read_wait_seconds, max_waiting=config.read_waiting_max
     )
@@ -111,6 +122,7 @@ def build_services(
         Watchers(incidents, reads),
         calendar,
         supplies,
+        Archiver(redis, segments),
     )
 
 

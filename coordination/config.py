@@ -39,6 +39,9 @@ class Config:
     night_resolve_minutes: float = 120.0
     log_format: str = ""  # "json", "text", or "" to choose by whether the log is a terminal
     log_level: str = "warning"  # of the worker and the scheduler
+    archive_dir: Path = Path("var/archive")  # must exist: see README "Archive"
+    archive_after_days: int = 90  # an order closed longer ago than this is archived
+    archive_on_tick: bool = False  # the periodic tick archives too, at most once an hour
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Config:
@@ -89,6 +92,11 @@ class Config:
             ),
             log_format=_choice(env, "COORDINATION_LOG_FORMAT", LOG_FORMATS, cls.log_format),
             log_level=_choice(env, "COORDINATION_LOG_LEVEL", LOG_LEVELS, cls.log_level),
+            archive_dir=Path(env.get("COORDINATION_ARCHIVE_DIR") or data_dir / "archive"),
+            archive_after_days=int(
+                env.get("COORDINATION_ARCHIVE_AFTER_DAYS", cls.archive_after_days)
+            ),
+            archive_on_tick=_choice(env, "COORDINATION_ARCHIVE_ON_TICK", ("0", "1"), "0") == "1",
         )
 
 

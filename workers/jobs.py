@@ -12,9 +12,11 @@ import logging
 
 from coordination.bootstrap import Services, build_services
 from coordination.config import Config
+from coordination.store import keys
 from coordination.store.tokens import MOVE
 
 log = logging.getLogger(__name__)
+ARCHIVE_EVERY = 3600  # seconds between two archive runs of the tick
 
 
 @functools.cache
@@ -63,4 +65,18 @@ def tick() -> dict[str, dict[str, int]]:
         if expired or breached:
             applied += catch_up(partition)
         done[partition] = {"applied": applied, "expired": expired, "breached": breached}
+        if services().config.archive_on_tick:
+            done[partition]["archived"] = archive_due(partition)
     return done
+
+
+def archive_due(partition: str) -> int:
+    """Archive the orders closed long ago, at most once an hour (the tick runs every few
+    seconds); the events moved. A failure is logged and the next hour tries again."""
+    if not services().redis.set(keys.archive_tick(partition), 1, nx=True, ex=ARCHIVE_EVERY):
+        return 0
+    try:
+        return services().archive(partition).events
+    except Exception:
+        log.exception("archiving %s failed", partition)
+        return 0

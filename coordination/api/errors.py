@@ -25,7 +25,8 @@ from coordination.domain.errors import Conflict, DomainError, TimeWentBackwards
 from coordination.domain.supplies import InsufficientStock, UnknownItem
 from coordination.handlers.base import NotFound, Raced, VersionMismatch
 from coordination.projections.reads import NotYetVisible, PositionNotWritten
-from coordination.store.eventstore import IdempotencyKeyReused
+from coordination.store.eventstore import IdempotencyKeyReused, StreamArchived
+from coordination.store.segments import ArchiveError
 from schemas.errors import ErrorSchema
 
 log = logging.getLogger(__name__)
@@ -239,6 +240,16 @@ def register(app: Flask) -> None:
     def backwards(exc: TimeWentBackwards) -> Any:
         # No field of the request is at fault: the stream's last event is later than now.
         return error_response(409, exc.message)
+
+    @app.errorhandler(StreamArchived)
+    def archived(exc: StreamArchived) -> Any:
+        return error_response(409, f"{exc.stream_id} is closed and archived: it is read-only.")
+
+    @app.errorhandler(ArchiveError)
+    def archive_unreadable(exc: ArchiveError) -> Any:
+        # Never records that are not the ones written: the operator is told which file.
+        log.error("the archive could not be read: %s", exc)
+        return error_response(500, f"The archive could not be read: {exc}")
 
     @app.errorhandler(IdempotencyKeyReused)
     def key_reused(exc: IdempotencyKeyReused) -> Any:

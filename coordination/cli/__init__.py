@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import click
@@ -10,6 +11,7 @@ from coordination.bootstrap import build_services
 from coordination.config import Config
 from coordination.domain.access import Actor, Role
 from coordination.domain.units import Level
+from coordination.store.segments import ArchiveError
 from coordination.store.tokens import Token
 
 
@@ -95,6 +97,36 @@ def log_migrate() -> None:
     for partition in services.partitions:
         lists, replaced = services.store.migrate(partition)
         click.echo(f"{partition}\tstreams={lists}\treplaced={replaced}")
+
+
+@main.command()
+@click.option("--district", help="One district; all of them by default.")
+@click.option("--days", type=click.IntRange(min=0), help="Closed more than this many days ago "
+              "(default COORDINATION_ARCHIVE_AFTER_DAYS, 90).")  # fmt: skip
+@click.option("--verify", is_flag=True, help="Check every segment against its manifest.")
+def archive(district: str | None, days: int | None, verify: bool) -> None:
+    """Move the history of orders closed long ago out of Redis into segment files under
+    COORDINATION_ARCHIVE_DIR (default var/archive), finishing first any run cut short."""
+    config = Config.from_env()
+    if days is not None:
+        config = dataclasses.replace(config, archive_after_days=days)
+    services = build_services(config)
+    for partition in [district] if district else services.partitions:
+        try:
+            if verify:
+                found = services.archiver.segments.manifests(partition)
+                for manifest in found:
+                    services.archiver.segments.verify(manifest)
+                events = sum(m.events for m in found)
+                click.echo(f"{partition}	segments={len(found)}	events={events}	verified")
+                continue
+            done = services.archive(partition)
+        except ArchiveError as exc:
+            raise click.ClickException(str(exc)) from exc
+        click.echo(
+            f"{partition}	segments={','.join(done.segments) or '-'}	streams={done.streams}"
+            f"	events={done.events}	kept_for_projections={done.later}"
+        )
 
 
 @main.group()

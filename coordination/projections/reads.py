@@ -161,6 +161,14 @@ class ReadModels:
         gen, _ = self.snapshot(partition, min_position)
         return self._walk_index(partition, gen, chunk)
 
+    def reported_before(self, partition: str, before: datetime) -> list[str]:
+        """The ids of the incidents reported before ``before``: the only ones that can have
+        closed before it (the archiver's candidates; it checks each on the log itself)."""
+        gen, _ = self.snapshot(partition)
+        score = (before - views.EPOCH) // views.MICROSECOND
+        found = self.redis.zrangebyscore(keys.incidents_index(partition, gen), "-inf", f"({score}")
+        return [m.decode() for m in found]
+
     def _walk_index(self, partition: str, gen: int, chunk: int) -> Iterator[View]:
         index = keys.incidents_index(partition, gen)
         entries = self.redis.zrevrange(index, 0, chunk - 1, withscores=True)

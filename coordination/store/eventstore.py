@@ -29,6 +29,13 @@ from coordination.domain.errors import TimeWentBackwards
 from coordination.store import keys
 from coordination.store.connection import is_unavailable
 from coordination.store.mapper import Mapper, default_mapper, encode_json
+from coordination.store.segments import (
+    ArchiveError,
+    CorruptSegment,
+    SegmentStore,
+    iter_frames,
+    parse_location,
+)
 
 # An ISO 8601 time as written by ``datetime.isoformat()`` (an offset always: the store refuses
 # naive times) -> seconds and microseconds since the epoch, exact in Lua's doubles.
@@ -70,7 +77,7 @@ APPEND = (
     EPOCH
     + RECORD_AT
     + """
--- KEYS: log, head, idempotency, trigger, then one list per stream written (positions).
+-- KEYS: log, head, idempotency, trigger, archived, then one list per stream written (positions).
 -- ARGV: idempotency prefix, its ttl, the write's time (s, us), the number of streams k, then
 -- each stream's expected version and event count, then every record in order.
 local idem_prefix = ARGV[1]
@@ -82,7 +89,9 @@ local k = tonumber(ARGV[5])
 local at_s, at_us = tonumber(ARGV[3]), tonumber(ARGV[4])
 local total = 0
 for j = 1, k do
-  local stream = KEYS[4 + j]
+  local stream = KEYS[5 + j]
+  -- A stream being archived, or archived, takes nothing more (its history is closed).
+  if redis.call('HEXISTS', KEYS[5], stream) == 1 then return {'archived', '', j} end
   local current = redis.call('LLEN', stream)
   if current ~= tonumber(ARGV[4 + 2 * j]) then
     return {'conflict', tostring(current), j}
@@ -101,7 +110,7 @@ end
 local position = redis.call('INCRBY', KEYS[2], total) - total
 local r = 5 + 2 * k
 for j = 1, k do
-  local stream = KEYS[4 + j]
+  local stream = KEYS[5 + j]
   for i = 1, tonumber(ARGV[5 + 2 * j]) do
     position = position + 1
     r = r + 1
@@ -123,22 +132,28 @@ return {'ok', '{' .. result, triggered}
 
 
 # A partition's records after a position: XRANGE, with only each entry's record sent back (no
-# entry ids and field maps for the client to take apart, a thousand per batch).
+# entry ids and field maps for the client to take apart, a thousand per batch), after the
+# highest position archived (KEYS[2]; 0 if none): the records up to it may be in the archive.
 READ = """
-local records = {}
+local records = {tonumber(redis.call('GET', KEYS[2]) or 0)}
 for i, entry in ipairs(redis.call('XRANGE', KEYS[1], ARGV[1], '+', 'COUNT', ARGV[2])) do
-  records[i] = entry[2][2]
+  records[i + 1] = entry[2][2]
 end
 return records
 """
 
-# One aggregate's records from the index ARGV[1] on; KEYS: the log, the stream's list.
+# One aggregate's records from the index ARGV[1] on; KEYS: the log, the stream's list, the
+# archived streams. A stream that is archived has no list: its location ('@...') is returned.
 READ_STREAM = (
     RECORD_AT
     + """
 local records = {}
 for i, item in ipairs(redis.call('LRANGE', KEYS[2], ARGV[1], -1)) do
   records[i] = record_at(KEYS[1], item)
+end
+if #records == 0 then
+  local where = redis.call('HGET', KEYS[3], KEYS[2])
+  if where and string.sub(where, 1, 8) ~= 'pending:' then return {'@' .. where} end
 end
 return records
 """
@@ -179,6 +194,14 @@ class WriteOutcomeUnknown(Exception):
     def __init__(self, idempotency: Idempotency | None) -> None:
         super().__init__("the store did not confirm the append")
         self.idempotency = idempotency
+
+
+class StreamArchived(Exception):
+    """The stream's history is closed and archived (or being archived): it takes no events."""
+
+    def __init__(self, stream_id: str) -> None:
+        super().__init__(f"{stream_id} is closed and archived: it can be read, not changed")
+        self.stream_id = stream_id
 
 
 class ConcurrencyConflict(Exception):
@@ -246,11 +269,16 @@ class Write:
 
 class EventStore:
     def __init__(
-        self, redis: Redis, mapper: Mapper | None = None, idempotency_ttl: int = 86400
+        self,
+        redis: Redis,
+        mapper: Mapper | None = None,
+        idempotency_ttl: int = 86400,
+        archive: SegmentStore | None = None,
     ) -> None:
         self.redis = redis
         self.mapper = mapper or default_mapper()
         self.idempotency_ttl = idempotency_ttl
+        self.archive = archive  # where archived history is read from
         self._append = redis.register_script(APPEND)
         self._read = redis.register_script(READ)
         self._read_stream = redis.register_script(READ_STREAM)
@@ -315,6 +343,7 @@ class EventStore:
                     keys.head(partition),
                     idem_key,
                     keys.trigger(partition),
+                    keys.archived(partition),
                     *(keys.stream(partition, w.stream) for w in writes),
                 ],
                 args=[
@@ -333,6 +362,8 @@ class EventStore:
         if status == b"conflict":
             w = writes[int(rest[0]) - 1]
             raise ConcurrencyConflict(w.stream, w.expected_version, int(payload))
+        if status == b"archived":
+            raise StreamArchived(writes[int(rest[0]) - 1].stream)
         if status == b"backwards":
             stream = writes[int(rest[0]) - 1].stream
             raise TimeWentBackwards(stream, now, datetime.fromisoformat(payload.decode()))
@@ -376,8 +407,35 @@ class EventStore:
     def read_stream_tail(self, partition: str, stream_id: str, start: int) -> list[StoredEvent]:
         """A stream's events from the ``start``-th (0-based) on."""
         stream = keys.stream(partition, stream_id)
-        records = self._read_stream(keys=[keys.log(partition), stream], args=[start])
+        records = self._read_stream(
+            keys=[keys.log(partition), stream, keys.archived(partition)], args=[start]
+        )
+        if records[:1] and records[0][:1] == b"@":
+            records = self._archived_stream(partition, stream_id, records[0][1:].decode())[start:]
         return [self._load(r) for r in records]
+
+    def _archived_stream(self, partition: str, stream_id: str, where: str) -> list[bytes]:
+        """An archived stream's records, from the frames of the segment that hold them."""
+        name, frames, events = parse_location(where)
+        manifest = self.archive.manifest(partition, name) if self.archive else None
+        if manifest is None:
+            raise ArchiveError(
+                f"{stream_id} is archived in segment {name} of {partition}, which "
+                + ("is missing" if self.archive else "no archive directory is configured for")
+            )
+        mine = b'"stream":' + msgspec.json.encode(stream_id) + b","
+        assert self.archive is not None
+        found = [
+            r for i in frames for r in self.archive.frame(manifest, i) if mine in r
+        ]  # a cheap filter, then the exact check
+        records = [r for r in found if _RECORDS.decode(r).stream == stream_id]
+        versions = [_RECORDS.decode(r).version for r in records]
+        if versions != list(range(1, events + 1)):
+            raise CorruptSegment(
+                f"the archive segment {name} of {partition} does not hold {stream_id}'s "
+                f"{events} events"
+            )
+        return records
 
     def migrate(self, partition: str) -> tuple[int, int]:
         """Turn the records that the partition's stream lists still hold (as they were written
@@ -399,9 +457,33 @@ class EventStore:
     def read_partition(
         self, partition: str, after: int = 0, count: int = 1000
     ) -> list[StoredEvent]:
-        """Up to ``count`` events of a partition whose position is greater than ``after``."""
-        records = self._read(keys=[keys.log(partition)], args=[f"({after}-0", count])
+        """Up to ``count`` events of a partition whose position is greater than ``after``: from
+        the log, and from the archive for positions up to the highest it holds."""
+        archived_top, *records = self._read(
+            keys=[keys.log(partition), keys.archive_top(partition)], args=[f"({after}-0", count]
+        )
+        if after < archived_top:
+            records = _merged(records, self._archived_after(partition, after, count), count)
         return [self._load(record) for record in records]
+
+    def _archived_after(self, partition: str, after: int, count: int) -> list[bytes]:
+        """Up to ``count`` archived records after the position ``after``, in order."""
+        if self.archive is None:
+            raise ArchiveError(f"{partition} has archived history but no archive is configured")
+        found: list[bytes] = []
+        for manifest in self.archive.manifests(partition):
+            if manifest.last <= after:
+                continue
+            taken = 0
+            for frame in iter_frames(self.archive, manifest, after):
+                for record in frame:
+                    if _position(record) > after:
+                        found.append(record)
+                        taken += 1
+                if taken >= count:
+                    break
+        found.sort(key=_position)
+        return found[:count]
 
     def head(self, partition: str, pipeline: Pipeline | None = None) -> int:
         value = (pipeline or self.redis).get(keys.head(partition))
@@ -453,6 +535,27 @@ def _record(draft: StoredEvent) -> bytes:
             "data": draft.event,
         }
     )
+
+
+def _position(record: bytes) -> int:
+    return _POSITIONED.decode(record).position
+
+
+class _Positioned(msgspec.Struct):
+    position: int
+
+
+_POSITIONED = msgspec.json.Decoder(_Positioned)
+
+
+def _merged(live: list[bytes], archived: list[bytes], count: int) -> list[bytes]:
+    """The first ``count`` records of both, by position, each position once (a record being
+    archived is in both for a moment: the segment is written before the log lets it go)."""
+    if not archived:
+        return live
+    by_position = {_position(r): r for r in archived}
+    by_position.update((_position(r), r) for r in live)
+    return [by_position[p] for p in sorted(by_position)[:count]]
 
 
 def _epoch(at: datetime) -> tuple[int, int]:

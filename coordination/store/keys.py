@@ -58,6 +58,49 @@ def stream_slots_key(token_id: str) -> str:
     return f"{{tokens}}:streams:{token_id}"
 
 
+# --- the archive: closed history moved out of Redis into segment files --------------------
+
+
+def archived(partition: str) -> str:
+    """Stream list key -> where its archived records are (``<segment>|<frames>|<events>``), or
+    ``pending:<segment>`` while it is being archived: either way it takes no more events."""
+    return f"{tag(partition)}:archived"
+
+
+def archive_top(partition: str) -> str:
+    """The highest position whose record was let go from the log into the archive."""
+    return f"{tag(partition)}:archive:top"
+
+
+def archive_seq(partition: str) -> str:
+    """The counter that names the partition's segments."""
+    return f"{tag(partition)}:archive:seq"
+
+
+def archive_open(partition: str) -> str:
+    """The segments begun and not yet finished (a crashed run's are finished by the next)."""
+    return f"{tag(partition)}:archive:open"
+
+
+def archive_pending(partition: str, segment: str) -> str:
+    """The stream lists going into one segment, in the order they were fenced."""
+    return f"{tag(partition)}:archive:pending:{segment}"
+
+
+def archive_lock(partition: str) -> str:
+    return f"{tag(partition)}:archive:lock"
+
+
+def archive_tick(partition: str) -> str:
+    """Held between two archive runs of the periodic tick."""
+    return f"{tag(partition)}:archive:tick"
+
+
+def log_compacting(partition: str) -> str:
+    """The log's live entries being copied into a fresh stream, which then replaces it."""
+    return f"{tag(partition)}:log:compacting"
+
+
 def trigger(partition: str) -> str:
     """Set by an append when no catch-up is pending; the catch-up clears it when done."""
     return f"{tag(partition)}:trigger"
