@@ -21,7 +21,10 @@ one with it is checked and its streams let go. One archiver runs at a time per p
 from __future__ import annotations
 
 import bisect
+import os
 import secrets
+import socket
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -39,10 +42,10 @@ from coordination.store.segments import (
 )
 
 CLOSING = "IncidentClosed"
-SEGMENT_EVENTS = 200_000  # a segment is cut once it holds this many events
+SEGMENT_EVENTS = 50_000  # a segment is cut once it holds this many events (~1 s to write)
 CHUNK = 200  # streams per script call
 COPY_CHUNK = 2_000  # log entries copied per script call while compacting
-LOCK_MS = 120_000
+LOCK_MS = 30_000  # extended at every step; a holder that died lets go within this
 
 # The lowest checkpoint of the projections in use and being rebuilt; 'retry' if the generations
 # moved since the caller looked. KEYS[3..5]: generation, generations, rebuild lock; KEYS[7..]:
@@ -159,6 +162,14 @@ end
 return last
 """
 
+# Take the lock from a holder known to be dead: only if it still holds it.
+TAKE_OVER = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+end
+return redis.call('SET', KEYS[1], ARGV[2], 'NX', 'PX', ARGV[3])
+"""
+
 RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
@@ -202,6 +213,7 @@ class Archiver:
         self._copy = redis.register_script(COPY)
         self._release = redis.register_script(RELEASE)
         self._extend = redis.register_script(EXTEND)
+        self._take_over = redis.register_script(TAKE_OVER)
         self._read_stream = redis.register_script(READ_STREAM)
 
     def run(self, partition: str, candidates: Iterable[str], before: datetime) -> Archived:
@@ -210,10 +222,8 @@ class Archiver:
         if before.tzinfo is None:
             raise ValueError("the cutoff must be timezone-aware")
         self.segments.check(partition)  # before anything changes
-        token = secrets.token_hex(8)
+        token = self._lock(partition)
         lock = keys.archive_lock(partition)
-        if not self.redis.set(lock, token, nx=True, px=LOCK_MS):
-            raise ArchiveBusy(f"another archiver is running on {partition}")
         done = Archived(partition)
         try:
             begun = self.redis.smembers(keys.archive_open(partition))
@@ -225,7 +235,8 @@ class Archiver:
                 self.redis.sadd(keys.archive_open(partition), name)
                 lists = self._fill(partition, name, lists, before, token)
                 self._finish(partition, name, done, token)
-            if done.streams:
+            # A compaction cut short left its copy behind: the log still has its holes.
+            if done.streams or self.redis.exists(keys.log_compacting(partition)):
                 self._compact(partition, token)
                 done.compacted = True
         finally:
@@ -384,9 +395,39 @@ class Archiver:
             if found != b"retry":
                 return [x.decode() for x in found] if script is self._fence else found
 
+    def _lock(self, partition: str) -> str:
+        """Take the partition's archive lock: at once if it is free or its holder was a
+        process of this machine that is gone (killed), else once its holder stops extending
+        it; ``ArchiveBusy`` if the holder is alive."""
+        token = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+        lock = keys.archive_lock(partition)
+        deadline = time.monotonic() + LOCK_MS / 1000 + 1
+        while time.monotonic() < deadline:
+            holder = self.redis.get(lock)
+            free = holder is None or _dead(holder.decode())
+            if free and self._take_over(keys=[lock], args=[holder or b"", token, LOCK_MS]):
+                return token
+            time.sleep(0.1)
+        raise ArchiveBusy(f"another archiver is running on {partition}")
+
     def _keep(self, partition: str, token: str) -> None:
         if not self._extend(keys=[keys.archive_lock(partition)], args=[token, LOCK_MS]):
             raise ArchiveBusy(f"the archiver of {partition} lost its lock")
+
+
+def _dead(holder: str) -> bool:
+    """Whether the lock's holder was a process of this machine that no longer runs."""
+    host, _, rest = holder.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 def _place(manifest: Manifest, firsts: list[int], items: Sequence[bytes]) -> str:
