@@ -33,6 +33,7 @@ DEMO_TOKENS = [
 def run(config: Config) -> None:
     """Start everything, print the URL and the demo tokens, keep it all running until Ctrl-C."""
     check_port(config.host, config.port)  # before anything starts, or prints a URL
+    config.archive_dir.mkdir(parents=True, exist_ok=True)  # `coordination archive` writes here
     server = None
     url_file = config.data_dir / "redis.url"
     if "REDIS_URL" not in os.environ:

@@ -208,6 +208,7 @@ class Archiver:
         self.segments = segments
         self.on_step = on_step or (lambda step: None)  # a hook for tests that kill a run
         self.segment_events = segment_events
+        self.chunk = CHUNK  # streams fenced per script call: a segment is cut between two
         self._fence = redis.register_script(FENCE)
         self._let_go = redis.register_script(LET_GO)
         self._copy = redis.register_script(COPY)
@@ -251,7 +252,7 @@ class Archiver:
         """Fence candidates into segment ``name`` until it is full; the candidates left."""
         events = 0
         while lists and events < self.segment_events:
-            chunk, lists = lists[:CHUNK], lists[CHUNK:]
+            chunk, lists = lists[: self.chunk], lists[self.chunk :]
             fenced = self._scripted(
                 self._fence,
                 partition,

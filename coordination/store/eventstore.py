@@ -463,27 +463,31 @@ class EventStore:
             keys=[keys.log(partition), keys.archive_top(partition)], args=[f"({after}-0", count]
         )
         if after < archived_top:
-            records = _merged(records, self._archived_after(partition, after, count), count)
+            # A full batch from the log bounds what the archive can add before its end.
+            upto = _position(records[-1]) if len(records) == count else archived_top
+            archived = self._archived_after(partition, after, min(upto, archived_top), count)
+            records = _merged(records, archived, count)
         return [self._load(record) for record in records]
 
-    def _archived_after(self, partition: str, after: int, count: int) -> list[bytes]:
-        """Up to ``count`` archived records after the position ``after``, in order."""
+    def _archived_after(self, partition: str, after: int, upto: int, count: int) -> list[bytes]:
+        """Up to ``count`` archived records with positions in (``after``, ``upto``], in order."""
         if self.archive is None:
             raise ArchiveError(f"{partition} has archived history but no archive is configured")
-        found: list[bytes] = []
+        found: list[tuple[int, bytes]] = []
         for manifest in self.archive.manifests(partition):
-            if manifest.last <= after:
+            if manifest.last <= after or manifest.first > upto:
                 continue
             taken = 0
-            for frame in iter_frames(self.archive, manifest, after):
+            for frame in iter_frames(self.archive, manifest, after, upto):
                 for record in frame:
-                    if _position(record) > after:
-                        found.append(record)
+                    position = _position(record)
+                    if after < position <= upto:
+                        found.append((position, record))
                         taken += 1
                 if taken >= count:
                     break
-        found.sort(key=_position)
-        return found[:count]
+        found.sort()
+        return [record for _, record in found[:count]]
 
     def head(self, partition: str, pipeline: Pipeline | None = None) -> int:
         value = (pipeline or self.redis).get(keys.head(partition))

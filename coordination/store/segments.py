@@ -326,8 +326,12 @@ def _why(exc: OSError) -> str:
     return exc.strerror or str(exc)
 
 
-def iter_frames(store: SegmentStore, manifest: Manifest, after: int) -> Iterator[list[bytes]]:
-    """The frames of a segment that hold positions after ``after``, in order."""
+def iter_frames(
+    store: SegmentStore, manifest: Manifest, after: int, upto: int
+) -> Iterator[list[bytes]]:
+    """The frames of a segment that hold positions in (``after``, ``upto``], in order."""
     for i, entry in enumerate(manifest.frames):
+        if entry.first > upto:
+            return
         if entry.last > after:
             yield store.frame(manifest, i)

@@ -150,6 +150,14 @@ def test_a_year_of_closed_orders_leaves_redis_and_every_read_still_finds_it(
         fresh.store.append(P, closed[0], len(histories[closed[0]]), [IncidentClosed("again")],
                            actor="admin", now=clock())  # fmt: skip
 
+    # The partition reads whole, archive and live merged, in batches of any size.
+    for size in (1, 7, 1000):
+        read, after = [], 0
+        while batch := fresh.store.read_partition(P, after=after, count=size):
+            read += batch
+            after = batch[-1].position
+        assert [e.position for e in read] == list(range(1, head + 1))
+
     # Reports are byte-identical, before and after a rebuild from archive + live.
     assert daily_reports(fresh, days) == reports_before
     assert_same(rebuilt(redis, fresh), before)
@@ -250,3 +258,61 @@ def test_a_corrupted_segment_fails_reads_loudly_naming_the_file(
         fresh.archiver.segments.verify(manifest)
     with pytest.raises(CorruptSegment, match=str(path)):
         fresh.projector.rebuild(P)
+
+
+def test_standard_tools_read_the_segments_as_they_are(
+    redis_url: str, redis: redis_lib.Redis, tmp_path: Path
+) -> None:
+    """The README's DuckDB query, run over the segments, counts what was archived."""
+    import duckdb
+
+    clock = Clock(START)
+    root = tmp_path / "archive"
+    svc = archiving_services(redis_url, redis, root, clock)
+    stock_up(svc)
+    closed, _ = fill(svc, clock, 30)
+    svc.projector.catch_up(P)
+    expected = collections.Counter(e.type for i in closed for e in svc.store.read_stream(P, i))
+    clock.advance(days=100)
+    svc.archiver.segment_events, svc.archiver.chunk = 40, 4  # several segments
+    assert svc.archive(P).events == sum(expected.values())
+    assert len(svc.archiver.segments.manifests(P)) > 1
+    pattern = root / P / "*.jsonl.zst"
+    rows = duckdb.sql(
+        "SELECT type, count(*) AS events, min(position), max(position) "
+        f"FROM read_json('{pattern}', format = 'newline_delimited') "
+        "GROUP BY type ORDER BY events DESC"
+    ).fetchall()
+    assert {kind: n for kind, n, _, _ in rows} == dict(expected)
+
+
+def test_the_tick_archives_when_enabled_at_most_once_an_hour(
+    redis_url: str, redis: redis_lib.Redis, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from workers import jobs
+
+    root = tmp_path / "archive"
+    clock = Clock(START)  # 2020: the tick's own clock (now) is years later
+    svc = archiving_services(redis_url, redis, root, clock)
+    stock_up(svc)
+    closed, _ = fill(svc, clock, 10)
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    monkeypatch.setenv("COORDINATION_ARCHIVE_DIR", str(root))
+    monkeypatch.setenv("COORDINATION_ARCHIVE_ON_TICK", "0")
+    jobs.services.cache_clear()
+    try:
+        assert "archived" not in jobs.tick()[P]
+        assert redis.hlen(keys.archived(P)) == 0
+        monkeypatch.setenv("COORDINATION_ARCHIVE_ON_TICK", "1")
+        jobs.services.cache_clear()
+        first = jobs.tick()[P]
+        assert first["archived"] == sum(len(svc.store.read_stream(P, i)) for i in closed)
+        assert redis.hlen(keys.archived(P)) == len(closed)
+        assert 3500 < redis.ttl(keys.archive_tick(P)) <= 3600
+        closed_later, _ = fill(svc, clock, 5, start=10)
+        assert jobs.tick()[P]["archived"] == 0  # within the hour: not again
+        redis.delete(keys.archive_tick(P))
+        assert jobs.tick()[P]["archived"] > 0
+        assert redis.hlen(keys.archived(P)) == len(closed) + len(closed_later)
+    finally:
+        jobs.services.cache_clear()
