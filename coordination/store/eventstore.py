@@ -417,20 +417,19 @@ class EventStore:
     def _archived_stream(self, partition: str, stream_id: str, where: str) -> list[bytes]:
         """An archived stream's records, from the frames of the segment that hold them."""
         name, frames, events = parse_location(where)
-        manifest = self.archive.manifest(partition, name) if self.archive else None
+        if self.archive is None:
+            raise ArchiveError(f"{stream_id} is archived (segment {name}), but no archive is set")
+        manifest = self.archive.manifest(partition, name)
         if manifest is None:
-            raise ArchiveError(
-                f"{stream_id} is archived in segment {name} of {partition}, which "
-                + ("is missing" if self.archive else "no archive directory is configured for")
-            )
-        mine = b'"stream":' + msgspec.json.encode(stream_id) + b","
-        assert self.archive is not None
-        found = [
-            r for i in frames for r in self.archive.frame(manifest, i) if mine in r
-        ]  # a cheap filter, then the exact check
-        records = [r for r in found if _RECORDS.decode(r).stream == stream_id]
-        versions = [_RECORDS.decode(r).version for r in records]
-        if versions != list(range(1, events + 1)):
+            raise ArchiveError(f"{stream_id} is archived in segment {name}, whose manifest is gone")
+        mine = b'"stream":' + msgspec.json.encode(stream_id) + b","  # a cheap filter first
+        records = [
+            record
+            for i in frames
+            for record in self.archive.frame(manifest, i)
+            if mine in record and _RECORDS.decode(record).stream == stream_id
+        ]
+        if [_RECORDS.decode(r).version for r in records] != list(range(1, events + 1)):
             raise CorruptSegment(
                 f"the archive segment {name} of {partition} does not hold {stream_id}'s "
                 f"{events} events"
