@@ -56,12 +56,14 @@ def archiving_services(
     return svc
 
 
-def fill(svc: Services, clock: Clock, orders: int, start: int = 0) -> tuple[list[str], list[str]]:
-    """Report ``orders`` orders an hour apart, and live each through: closed, or left open
-    (every fifth); the ids of the closed ones and of the open ones."""
+def fill(
+    svc: Services, clock: Clock, orders: int, start: int = 0, every: timedelta = timedelta(hours=1)
+) -> tuple[list[str], list[str]]:
+    """Report ``orders`` orders ``every`` hour apart, and live each through: closed, or left
+    open (every fifth); the ids of the closed ones and of the open ones."""
     closed, still_open = [], []
     for i in range(start, start + orders):
-        clock.advance(hours=1)
+        clock.now = clock.now + every
         kind = KINDS[i % len(KINDS)]
         written = svc.incidents.report(ADMIN, report_fields(kind, "丽都花园"))
         incident = written.incident.id
@@ -106,20 +108,25 @@ def test_a_year_of_closed_orders_leaves_redis_and_every_read_still_finds_it(
     clock = Clock(START)
     svc = archiving_services(redis_url, redis, tmp_path / "archive", clock)
     stock_up(svc)
-    closed, still_open = fill(svc, clock, 60)
+    # A year: an order every 36 hours, most of them closed within the hour.
+    closed, still_open = fill(svc, clock, 240, every=timedelta(hours=36))
     svc.projector.catch_up(P)
-    days = sorted({START.date() + timedelta(days=d) for d in range(4)})
+    days = [START.date() + timedelta(days=d) for d in range(0, 361, 30)]
     histories = {i: svc.store.read_stream(P, i) for i in closed + still_open}
     before = dump_generation(redis)
     clock.advance(days=1)  # the days reported on are over: their reports no longer change
     reports_before = daily_reports(svc, days)
     head = int(redis.get(keys.head(P)))
     log_bytes = redis.memory_usage(keys.log(P), samples=0)
+    memory = int(redis.info("memory")["used_memory"])
 
-    clock.advance(days=88)  # the last orders closed 89 days and some hours ago: not yet
+    # Those closed more than 90 days ago go; the last quarter's stay.
+    cutoff = clock() - timedelta(days=90)
     early = svc.archive(P)
-    assert early.streams < len(closed) and early.events < head
-    clock.advance(days=2)
+    old = [i for i in closed if histories[i][-1].time < cutoff]
+    assert early.streams == len(old) and 0 < len(old) < len(closed)
+    assert redis.hlen(keys.archived(P)) == len(old)
+    clock.advance(days=100)
     done = svc.archive(P)
     assert early.streams + done.streams == len(closed)
 
@@ -135,7 +142,11 @@ def test_a_year_of_closed_orders_leaves_redis_and_every_read_still_finds_it(
     for incident in still_open:
         assert redis.llen(keys.stream(P, incident)) == len(histories[incident])
     log_after = redis.memory_usage(keys.log(P), samples=0)
-    print(f"log memory: {log_bytes:,} B before, {log_after:,} B after ({head} events)")
+    memory_after = int(redis.info("memory")["used_memory"])
+    print(
+        f"{head} events; the log {log_bytes:,} B before, {log_after:,} B after; "
+        f"the server {memory:,} B before, {memory_after:,} B after"
+    )
     assert log_after < log_bytes * (live + staff_and_ledgers) / head * 1.5
 
     # Each archived order reads back as it was, from a fresh reader of the segments.
