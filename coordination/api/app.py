@@ -22,6 +22,7 @@ def create_app(
         docs,
         health,
         incidents,
+        intake,
         me,
         metrics,
         open311,
@@ -61,6 +62,7 @@ def create_app(
     api = errors.Api(app)
     for blueprint in (
         incidents.blp,
+        intake.blp,
         units.blp,
         staff.blp,
         me.blp,
