@@ -6,7 +6,7 @@
 (function () {
   var P = Pages, $ = P.$, el = P.el, L = P.L;
   var PHONE = /^\+?[0-9][0-9 -]{4,19}$/;
-  var me = null, lines = [], places = {}, checked = "", confirmed = "", key = newKey();
+  var me = null, lines = [], places = {}, checked = "", confirmed = "", key = newKey(), visiting = {};
   var suggestTimer = null, checkTimer = null;
 
   function newKey() { return "desk-" + Date.now().toString(36) + "-" + Math.random().toString(36).slice(2, 10); }
@@ -217,9 +217,18 @@
       var box = $("visits"); box.textContent = "";
       var items = r.body.items.filter(function (i) { return i.status === "resolved"; });
       box.setAttribute("data-state", items.length ? "shown" : "none");
-      if (!items.length) { box.appendChild(el("p", { "class": "empty" }, "暂无待回访工单")); return; }
-      var list = el("ul", { "class": "cards" });
-      items.forEach(function (incident) { list.appendChild(visitCard(incident)); });
+      if (!items.length) {
+        visiting = {}; box.appendChild(el("p", { "class": "empty" }, "暂无待回访工单")); return;
+      }
+      // A card being filled in is kept as it is (a live refresh must not empty its note).
+      var list = el("ul", { "class": "cards" }), now = {};
+      items.forEach(function (incident) {
+        var kept = visiting[incident.id];
+        now[incident.id] = kept && kept.getAttribute("data-version") === String(incident.version)
+          ? kept : visitCard(incident);
+        list.appendChild(now[incident.id]);
+      });
+      visiting = now;
       box.appendChild(list);
     }).catch(function (e) { say($("visits"), P.refusal(e), "refused"); });
   }

@@ -6,7 +6,7 @@
 "use strict";
 (function () {
   var P = Pages, $ = P.$, el = P.el, L = P.L;
-  var me = null, member = null, known = null, alerts = 0, position = 0;
+  var me = null, member = null, known = null, alerts = 0, position = 0, held = {};
 
   function say(node, text, cls) {
     node.textContent = ""; if (text) node.appendChild(el("p", { "class": "message " + (cls || "") }, text));
@@ -22,9 +22,16 @@
     return P.api("GET", "/me/assignments?" + at(min)).then(function (r) {
       var box = $("mine"); box.textContent = "";
       box.setAttribute("data-state", r.body.items.length ? "shown" : "none");
-      if (!r.body.items.length) { box.appendChild(el("p", { "class": "empty" }, "暂无进行中的任务")); return; }
-      var list = el("ul", { "class": "cards", id: "mine-list" });
-      r.body.items.forEach(function (incident) { list.appendChild(mineCard(incident)); });
+      if (!r.body.items.length) {
+        held = {}; box.appendChild(el("p", { "class": "empty" }, "暂无进行中的任务")); return;
+      }
+      // A card being filled in is kept as it is (a live refresh must not empty its fields).
+      var list = el("ul", { "class": "cards", id: "mine-list" }), now = {};
+      r.body.items.forEach(function (incident) {
+        now[incident.id] = held[incident.id] || mineCard(incident);
+        list.appendChild(now[incident.id]);
+      });
+      held = now;
       box.appendChild(list);
     }).catch(function (e) {
       say($("mine"), P.refusal(e), "refused"); $("mine").setAttribute("data-state", "refused");
