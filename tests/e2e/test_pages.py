@@ -16,13 +16,14 @@ import json
 import re
 import urllib.request
 from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from browser import ARTIFACTS, CHROMIUM_ARGS, ROOT, chromium, serve
 from flask import Flask
 from flask.testing import FlaskClient
-from people import CHENQIAO, HC, LIDU, D, report_body
+from people import CHENQIAO, HC, LIDU, SHANGHAI, D, report_body
 from worker import RqWorker
 
 from coordination.domain.access import Role
@@ -443,3 +444,67 @@ def test_every_control_in_the_templates_has_a_label(client: FlaskClient) -> None
         assert set(controls) <= named, (name, set(controls) - named)
         found += len(controls)
     assert found > 15
+
+
+def test_the_phone_alerts_a_night_emergency_naming_the_member_and_says_who_may_take_risky_work(
+    base_url: str,
+    worker: RqWorker,
+    tokens: dict[str, str],
+    cadre: str,
+    app: Flask,
+    register_staff: Callable[..., str],
+) -> None:
+    """A night emergency at 丽都 names who is on duty now: the cadre on duty gets the alert
+    naming them. A quarantine visit waiting in the community says, on each member's phone,
+    whether they may take it: the trained cadre may, an untrained volunteer may not."""
+    from playwright.sync_api import sync_playwright
+
+    register_staff("li-ming", LIDU, "李明")  # a volunteer, not trained for quarantine visits
+    volunteer, _ = app.extensions["coordination"].tokens.create(Role.FIELD, LIDU, "li-ming")
+    now = datetime.now(SHANGHAI)
+    shift = {
+        "shift_id": "tonight",
+        "start": (now - timedelta(minutes=30)).isoformat(timespec="seconds"),
+        "end": (now + timedelta(hours=3)).isoformat(timespec="seconds"),
+    }
+    api(base_url, tokens[HC], "POST", f"/staff/{CADRE}/shifts", shift)
+    visit = api(base_url, tokens[D], "POST", "/incidents", report_body("quarantine_visit"))["id"]
+    api(base_url, tokens[HC], "POST", f"/incidents/{visit}/sign-for", {})
+    api(base_url, tokens[HC], "POST", f"/incidents/{visit}/hand-down", {"community": LIDU})
+    worker.wait_idle()
+    executable = chromium()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        try:
+            phones = {}
+            for name, secret in (("cadre", cadre), ("volunteer", volunteer)):
+                context = browser.new_context(
+                    viewport=PHONE, locale="zh-CN", is_mobile=True, has_touch=True
+                )
+                phones[name] = tab = Tab(context, name)
+                tab.login(base_url, secret, "/tasks")
+                tab.wait(has(f"#pool-list .card[data-id='{visit}']"))
+                tab.wait("document.getElementById('live').textContent === '实时'")
+            row = f"#pool-list .card[data-id='{visit}']"
+            assert "需隔离培训：您已受训，可以领取" in phones["cadre"].text(row)
+            assert "需隔离培训：您未受训，不能领取" in phones["volunteer"].text(row)
+            # The volunteer tries anyway: the API's own reason is shown.
+            phones["volunteer"].page.locator(row).get_by_role(
+                "button", name=re.compile("领取")
+            ).click()
+            phones["volunteer"].wait(text_of(f"{row} .card-result") + ".includes('未能完成')")
+            assert "trained" in phones["volunteer"].text(f"{row} .card-result")
+
+            night = report_body("night_emergency", place="丽都花园", title="体温计摔碎了")
+            emergency = api(base_url, tokens[D], "POST", "/incidents", night)
+            assert emergency["incident"]["on_duty"] == [CADRE]
+            for name, said in (
+                ("cadre", "夜间急件，值班点名您：体温计摔碎了"),
+                ("volunteer", "社区新工单：体温计摔碎了"),
+            ):
+                phones[name].wait("!document.getElementById('alert').hidden")
+                assert said in phones[name].text("#alert-text"), name
+            phones["cadre"].shot("tasks-night-emergency")
+            assert not phones["cadre"].failed, phones["cadre"].failed
+        finally:
+            browser.close()
