@@ -293,6 +293,10 @@ def test_two_handler_pages_on_one_order_the_second_gets_the_conflict(
     from playwright.sync_api import sync_playwright
 
     order = api(base_url, tokens[D], "POST", "/incidents", report_body("work_order"))["id"]
+    # Nobody is on duty at 丽都 tonight: a night emergency there is escalated to 陈桥 at once.
+    night = report_body("night_emergency", place="丽都花园", title="夜间 体温计摔碎了")
+    escalated = api(base_url, tokens[D], "POST", "/incidents", night)["incident"]
+    assert (escalated["unit"], escalated["escalated_to"]) == (LIDU, CHENQIAO)
     worker.wait_idle()
     executable = chromium()
     with sync_playwright() as p:
@@ -308,6 +312,11 @@ def test_two_handler_pages_on_one_order_the_second_gets_the_conflict(
                 tab.wait(has(row))
                 tab.page.locator(row).get_by_role("button", name="办理").click()
                 tab.wait(has(f"{row} button[data-action='sign-for']"))
+            supervised = f"#queue-list .card[data-id='{escalated['id']}']"
+            assert first.page.locator(supervised).locator(".badge.supervise").inner_text() == "督办"
+            assert "在 丽都社区" in first.text(supervised)
+            assert re.search(r"认领 (剩|超时) ", first.text(supervised)), first.text(supervised)
+            assert first.page.locator(row).locator(".badge.supervise").count() == 0
             second.page.locator(row).get_by_label("退回理由").fill("不属本街道")
             first.page.locator(row).get_by_role("button", name="签收").click()
             first.wait(f"document.querySelector(\"{row}\").dataset.status === 'signed'")
