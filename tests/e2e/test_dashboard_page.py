@@ -59,7 +59,7 @@ def test_the_page_updates_live_without_reloading(
 
     executable = chromium()
     dispatcher = tokens[D]
-    post(base_url, dispatcher, "/incidents", report_body("work_order", epidemic=True))
+    first = post(base_url, dispatcher, "/incidents", report_body("work_order", epidemic=True))
     worker.wait_idle()
 
     with sync_playwright() as p:
@@ -118,6 +118,12 @@ def test_the_page_updates_live_without_reloading(
             wait_for("document.getElementById('open-total').textContent === '2'")
             wait_for(f"{hourly} === 2")
             assert page.locator("#reported-total").text_content() == "2"
+            assert page.locator("#orders-total").text_content() == "其中新工单 2"
+            # a repeated call linked to the first order: one more call (受理), no new order
+            caller = {"name": "赵先生", "phone": "13700001111"}
+            post(base_url, dispatcher, f"/incidents/{first['id']}/link-call", {"caller": caller})
+            wait_for("document.getElementById('reported-total').textContent === '3'")
+            assert page.locator("#orders-total").text_content() == "其中新工单 2"
             assert page.evaluate("window.__marker") == "no reload"
             assert len(navigations) == loads, navigations
             assert page.evaluate("sessionStorage.getItem('coordination.dashboard.token')")
