@@ -386,7 +386,8 @@ def test_the_desk_shows_duplicates_and_the_apis_refusals(
             api(base_url, dispatcher, "POST", f"/incidents/{gate}/close", {"note": "无法回访"})
             card = f"#same-place .card[data-id='{gate}']"
             page.locator(card).get_by_role("button", name=re.compile("关联为重复件")).click()
-            desk.wait(text_of(f"{card} .card-result") + ".includes('已被他人更新')")
+            desk.wait(text_of("#result") + ".includes('已被他人更新')")
+            assert "incident is at version 5, not the expected 2" in desk.text("#result")
             desk.wait(f'!document.querySelector("{card}")')  # looked up again: not open
             page.get_by_role("button", name="新建工单").click()
             desk.wait("document.getElementById('result').dataset.state === 'filed'")

@@ -114,7 +114,11 @@
         reset();
       }).catch(function (e) {
         button.disabled = false;
-        if (e.status === 409) { say(out, "该工单已被他人更新，已重新查找：" + e.message, "conflict"); check(); return; }
+        if (e.status === 409) {
+          // The list is looked up again (the card goes with it): say so where it stays.
+          say($("result"), "工单 " + incident.id + " 已被他人更新，已重新查找重复件（" + e.message + "）", "conflict");
+          check(); return;
+        }
         say(out, P.refusal(e), "refused");
       });
   }
