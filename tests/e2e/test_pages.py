@@ -123,7 +123,7 @@ def has(selector: str) -> str:
 
 
 def text_of(selector: str) -> str:
-    return f"(document.querySelector({json.dumps(selector)}) || {{}}).textContent || ''"
+    return f"((document.querySelector({json.dumps(selector)}) || {{}}).textContent || '')"
 
 
 def test_one_orders_whole_life_through_the_pages_alone(
