@@ -52,6 +52,12 @@ class DayFiguresSchema(Schema):
     escalated = fields.Integer()
     reopened = fields.Integer()
     breached = fields.Integer()
+    calls = fields.Integer(
+        metadata={"description": "受理量: calls taken, each new order's and each repeated call's."}
+    )
+    linked_calls = fields.Integer(
+        metadata={"description": "重复件: repeated calls linked to an open order (no new order)."}
+    )
 
 
 class FiguresSchema(DayFiguresSchema):

@@ -90,6 +90,20 @@ class ReturnVisitSchema(NoteSchema):
     result = fields.Enum(Satisfaction, by_value=True, required=True)
 
 
+class LinkCallSchema(NoteSchema):
+    caller = fields.Nested(
+        ContactSchema, required=True, metadata={"description": "Who called this time."}
+    )
+    place = fields.String(
+        load_default="",
+        validate=validate.Length(max=100),
+        metadata={
+            "description": "The place the caller named, if any: it must lie in the order's "
+            "district."
+        },
+    )
+
+
 def Timestamp(**kwargs: Any) -> fields.String:  # noqa: N802 - reads as a field class
     """A timezone-aware ISO 8601 time, already formatted by the presenter."""
     return fields.String(metadata={"format": "date-time"}, **kwargs)
@@ -142,6 +156,10 @@ class IncidentSchema(Schema):
     escalated_to = fields.String(metadata={"description": "The unit asked to see to it (督办)."})
     on_duty = fields.List(
         fields.String(), metadata={"description": "A night emergency: who was on duty."}
+    )
+    callers = fields.List(
+        fields.Dict(),
+        metadata={"description": "Repeated calls (重复件) linked to it: each caller, in order."},
     )
     lease_expires_at = Timestamp(allow_none=True)
     queue_unit = fields.String(

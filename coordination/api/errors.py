@@ -98,7 +98,8 @@ ERROR_RESPONSES: dict[int, tuple[str, str, dict[str, Any]]] = {
     ),
 }
 WRITE_REFUSALS = frozenset({400, 403, 408, 409, 413, 415, 422})
-ROLE_CHECKED_READS = ("/reports/", "/me/")  # reads that some roles may not make
+# reads that some roles may not make
+ROLE_CHECKED_READS = ("/reports/", "/me/", "/incidents/possible-duplicates")
 NAMING_A_UNIT = frozenset({"unit", "district"})
 
 

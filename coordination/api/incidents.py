@@ -21,6 +21,7 @@ from coordination.domain.commands import (
     Command,
     DispatchIncident,
     HandDown,
+    LinkCall,
     RecordReturnVisit,
     ReleaseIncident,
     ResolveIncident,
@@ -37,6 +38,7 @@ from schemas.incidents import (
     ExpectedVersionSchema,
     HandDownSchema,
     IncidentSchema,
+    LinkCallSchema,
     NoteSchema,
     ReportIncidentSchema,
     ResolveSchema,
@@ -248,6 +250,17 @@ class CloseView(MethodView):
     def post(self, data: dict[str, Any], incident_id: str) -> Any:
         """Close a visited incident."""
         return command(incident_id, data, lambda d: CloseIncident(**d))
+
+
+@blp.route("/<incident_id>/link-call")
+class LinkCallView(MethodView):
+    @blp.arguments(LinkCallSchema())
+    @blp.response(200, WrittenSchema)
+    def post(self, data: dict[str, Any], incident_id: str) -> Any:
+        """Link a repeated call (重复件) to this open order: it records one more caller, and
+        the day's figures count a call, not a new order. Refused for a closed order, and for a
+        place in another district."""
+        return command(incident_id, data, lambda d: LinkCall(**d))
 
 
 @blp.route("/<incident_id>/claim")

@@ -10,11 +10,33 @@ from coordination.api import present
 from coordination.api.auth import authenticate, current_token
 from coordination.api.parsing import Blueprint
 from coordination.api.reading import services
-from coordination.domain.access import Action, Forbidden, may
+from coordination.domain.access import PERMISSIONS, Action, Forbidden, may
+from schemas.intake import MeSchema
 from schemas.queries import PageSchema, ReadArgsSchema
 
 blp = Blueprint("me", __name__, url_prefix="/me", description="The caller")
 blp.before_request(authenticate)
+
+
+@blp.route("")
+class Me(MethodView):
+    @blp.response(200, MeSchema)
+    def get(self) -> Any:
+        """Who the token is: its role, its unit (and that unit's name and district), a field
+        token's staff id, and what the role may do. The pages' header shows it."""
+        token = current_token()
+        jurisdiction = services().jurisdiction
+        unit = jurisdiction.get(token.unit)
+        return {
+            "subject": token.actor.subject,
+            "role": token.role.value,
+            "unit": unit.id,
+            "unit_name": unit.name,
+            "level": unit.level.value,
+            "district": jurisdiction.district_of(unit.id),
+            "staff_id": token.staff_id,
+            "actions": sorted(a.value for a in PERMISSIONS[token.role]),
+        }
 
 
 @blp.route("/assignments")

@@ -64,18 +64,20 @@ def donor(given: Donor, actor: Actor) -> dict[str, Any]:
     return data
 
 
+def _masked(contact: dict[str, Any]) -> dict[str, Any]:
+    return {"name": mask_name(contact["name"]), "phone": mask_phone(contact["phone"])}
+
+
 def redact(data: dict[str, Any], actor: Actor) -> dict[str, Any]:
     """Mask residents' names, phones and addresses unless the actor's role needs them."""
     if may(actor, Action.SEE_PERSONAL_DATA):
         return data
     masked = dict(data)
-    for key in ("reporter", "person"):
+    for key in ("reporter", "person", "caller"):
         if masked.get(key):
-            contact = masked[key]
-            masked[key] = {
-                "name": mask_name(contact["name"]),
-                "phone": mask_phone(contact["phone"]),
-            }
+            masked[key] = _masked(masked[key])
+    if masked.get("callers"):
+        masked["callers"] = [_masked(contact) for contact in masked["callers"]]
     if masked.get("address"):
         masked["address"] = mask_address(masked["address"])
     return masked

@@ -41,6 +41,7 @@ class Action(StrEnum):
     MANAGE_CATALOGUE = "manage_catalogue"  # the supplies catalogue: admins
     KEEP_BOOKS = "keep_books"  # donations, transfers and stock-takes of the unit's ledger
     POST_NEED = "post_need"  # a plea for supplies (求助), and closing it
+    LINK_CALL = "link_call"  # take a repeated call (重复件) onto the open order it repeats
 
 
 PERMISSIONS: dict[Role, frozenset[Action]] = {
@@ -53,6 +54,7 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
             Action.CLOSE,
             Action.READ_REPORT,
             Action.SEE_PERSONAL_DATA,
+            Action.LINK_CALL,
         }
     ),
     Role.HANDLER: frozenset(
@@ -100,6 +102,7 @@ COMMANDS: dict[type, Action] = {
     c.ResolveIncident: Action.RESOLVE,
     c.RecordReturnVisit: Action.RECORD_VISIT,
     c.CloseIncident: Action.CLOSE,
+    c.LinkCall: Action.LINK_CALL,
     c.RecordBreach: Action.RECORD_BREACH,
     c.RegisterStaff: Action.MANAGE_STAFF,
     c.UpdateStaff: Action.MANAGE_STAFF,
@@ -125,6 +128,7 @@ _SAID = {
     Action.READ_REPORT: "read the daily report",
     Action.KEEP_BOOKS: "keep a unit's supplies books",
     Action.POST_NEED: "post a plea for supplies",
+    Action.LINK_CALL: "link a call to an order",
 }
 
 

@@ -112,6 +112,15 @@ class CloseIncident:
 
 
 @dataclass(frozen=True)
+class LinkCall:
+    """Link a repeated call (重复件) to the open order it repeats, instead of opening a new one."""
+
+    caller: Contact
+    place: str = ""  # where the caller says it is: it must lie in the order's district
+    note: str = ""
+
+
+@dataclass(frozen=True)
 class RecordBreach:
     """The deadline watcher saw ``deadline`` pass."""
 
@@ -131,6 +140,7 @@ Command = (
     | ResolveIncident
     | RecordReturnVisit
     | CloseIncident
+    | LinkCall
     | RecordBreach
 )
 

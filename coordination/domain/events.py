@@ -139,6 +139,15 @@ class IncidentClosed:
     note: str = ""
 
 
+@dataclass(frozen=True)
+class DuplicateCallLinked:
+    """重复件: one more resident called about an open order; a call taken, not a new order."""
+
+    caller: Contact
+    place: str = ""  # the place the caller named, if any
+    note: str = ""
+
+
 Event = (
     IncidentReported
     | IncidentDispatched
@@ -155,6 +164,7 @@ Event = (
     | IncidentClosed
     | DeadlineBreached
     | IncidentEscalated
+    | DuplicateCallLinked
 )
 
 EVENT_TYPES: tuple[type, ...] = (
@@ -173,6 +183,7 @@ EVENT_TYPES: tuple[type, ...] = (
     IncidentClosed,
     DeadlineBreached,
     IncidentEscalated,
+    DuplicateCallLinked,
 )
 
 # --- staff --------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from coordination.domain.commands import (
     DispatchIncident,
     ExpireClaim,
     HandDown,
+    LinkCall,
     RecordBreach,
     RecordReturnVisit,
     ReleaseIncident,
@@ -35,6 +36,7 @@ from coordination.domain.events import (
     ClaimExpired,
     ClaimTakenOver,
     DeadlineBreached,
+    DuplicateCallLinked,
     Event,
     IncidentClaimed,
     IncidentClosed,
@@ -94,6 +96,7 @@ class Incident:
     breached: tuple[DeadlineKind, ...] = ()
     escalated_to: str = ""
     on_duty: tuple[str, ...] = ()
+    callers: tuple[Contact, ...] = ()  # repeated calls (重复件) linked to it, in order
 
     @property
     def risky(self) -> bool:
@@ -328,6 +331,23 @@ def _close(command: CloseIncident, state: Incident, ctx: Context) -> list[Event]
     return [IncidentClosed(note=command.note)]
 
 
+@_decide.register
+def _link(command: LinkCall, state: Incident, ctx: Context) -> list[Event]:
+    """A repeated call joins the order it repeats while the order is open; a call about a
+    place in another district is that district's to take."""
+    if state.status in (Status.NEW, Status.CLOSED):
+        raise InvalidTransition("link a call to", state.status.value)
+    if command.place:
+        called_about = ctx.jurisdiction.district_of(ctx.jurisdiction.resolve(command.place).id)
+        if called_about != state.district:
+            raise DomainError(
+                f"the call is about {command.place} in {called_about}, the order is in "
+                f"{state.district}: a call is linked only to an order of its own district",
+                field="place",
+            )
+    return [DuplicateCallLinked(caller=command.caller, place=command.place, note=command.note)]
+
+
 def pending_deadlines(state: Incident) -> dict[DeadlineKind, datetime]:
     """The deadlines still running whose breach is not yet recorded."""
     running = running_deadlines(state)
@@ -501,3 +521,8 @@ def _(event: DeadlineBreached, state: Incident) -> Incident:
 @_evolve.register
 def _(event: IncidentEscalated, state: Incident) -> Incident:
     return _with(state, escalated_to=event.to_unit)
+
+
+@_evolve.register
+def _(event: DuplicateCallLinked, state: Incident) -> Incident:
+    return _with(state, callers=(*state.callers, event.caller))

@@ -127,6 +127,21 @@ class Jurisdiction:
             return self.units[self.places[place]]
         raise UnknownPlace(place)
 
+    def suggest(self, text: str, scope: str, limit: int = 10) -> list[tuple[str, Unit]]:
+        """Place names containing ``text`` whose unit lies in ``scope``'s subtree, with that
+        unit: those that begin with it first, then the shorter (typing 丽都 offers 丽都, then
+        丽都花园)."""
+        wanted = text.strip()
+        if not wanted:
+            return []
+        found = [
+            (place, self.units[unit_id])
+            for place, unit_id in self.places.items()
+            if wanted in place and self.within(unit_id, scope)
+        ]
+        found.sort(key=lambda p: (not p[0].startswith(wanted), len(p[0]), p[0]))
+        return found[:limit]
+
     def locate(self, lat: float, lon: float) -> Unit | None:
         """The community whose boundary holds the point (WGS 84 degrees), or None outside
         every boundary (or when the units file gives none). A point on a boundary counts as

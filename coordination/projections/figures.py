@@ -111,7 +111,9 @@ def total(by_kind: Mapping[str, Tally]) -> Tally:
 
 def day_figures(tally: Tally) -> dict[str, Any]:
     """A day's figures: new orders and the epidemic share, signing and resolving on time (with
-    median and p90 seconds), return visits and satisfaction, escalations and reopenings."""
+    median and p90 seconds), return visits and satisfaction, escalations and reopenings; and
+    the calls taken (受理量): each new order's call and each repeated call linked to an open
+    order (重复件), which adds a call and no order."""
     c = tally.counts
     visits = {result: c[f"visit_{result}"] for result in VISITS}
     visited = sum(visits.values())
@@ -126,6 +128,8 @@ def day_figures(tally: Tally) -> dict[str, Any]:
         "escalated": c["escalated"],
         "reopened": c["reopened"],
         "breached": sum(n for metric, n in c.items() if metric.startswith("breached_")),
+        "calls": c["reported"] + c["linked_calls"],
+        "linked_calls": c["linked_calls"],
     }
 
 

@@ -169,6 +169,17 @@ class ReadModels:
         found = self.redis.zrangebyscore(keys.incidents_index(partition, gen), "-inf", f"({score}")
         return [m.decode() for m in found]
 
+    def reported_since(
+        self, partition: str, since: datetime, min_position: int | None = None
+    ) -> tuple[list[View], int]:
+        """The incidents reported at or after ``since``, the latest first, and the position
+        they were read at (one generation)."""
+        gen, reached = self.snapshot(partition, min_position)
+        index = keys.incidents_index(partition, gen)
+        floor = (since - views.EPOCH) // views.MICROSECOND
+        ids = [m.decode() for m in self.redis.zrevrangebyscore(index, "+inf", floor)]
+        return self._views(partition, gen, ids), reached
+
     def _walk_index(self, partition: str, gen: int, chunk: int) -> Iterator[View]:
         index = keys.incidents_index(partition, gen)
         entries = self.redis.zrevrange(index, 0, chunk - 1, withscores=True)

@@ -192,6 +192,8 @@ CSV_COLUMNS = (
     "item",
     "measure",
     "quantity",
+    "calls",
+    "linked_calls",
 )
 
 
@@ -269,6 +271,8 @@ FIGURE_COLUMNS: tuple[Column, ...] = (
     ("escalated", "督办升级", None),
     ("reopened", "重办", None),
     ("breached", "超时次数", None),
+    ("calls", "受理量", None),
+    ("linked_calls", "重复件", None),
 )
 OVERDUE_COLUMNS: tuple[Column, ...] = (
     ("incident", "工单编号", None),

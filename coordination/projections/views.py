@@ -13,6 +13,7 @@ import msgspec
 from coordination.domain.deadlines import DeadlineKind
 from coordination.domain.events import (
     DeadlineBreached,
+    DuplicateCallLinked,
     IncidentDispatched,
     IncidentEscalated,
     IncidentReopened,
@@ -133,6 +134,8 @@ def day_counts(before: View | None, after: View, stored: StoredEvent, tz: ZoneIn
         metrics.append((event.from_unit, "escalated"))
     elif isinstance(event, IncidentReopened):
         metrics.append((event.unit, "reopened"))
+    elif isinstance(event, DuplicateCallLinked):
+        metrics.append((incident.unit, "linked_calls"))  # a call taken, not a new order
     return [f"{day}|{unit}|{kind}|{metric}" for unit, metric in metrics]
 
 

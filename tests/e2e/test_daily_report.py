@@ -132,8 +132,10 @@ def day_row(**overrides: Any) -> dict[str, Any]:
         "escalated": 0,
         "reopened": 0,
         "breached": 0,
+        "linked_calls": 0,
     }
     row.update(overrides)
+    row["calls"] = row["reported"] + row["linked_calls"]  # no repeated calls unless told
     return row
 
 
@@ -307,6 +309,8 @@ FIGURE_HEADERS = (
     "督办升级",
     "重办",
     "超时次数",
+    "受理量",
+    "重复件",
 )
 
 
@@ -330,6 +334,8 @@ def figure_cells(row: dict[str, Any]) -> tuple[Any, ...]:
         row["escalated"],
         row["reopened"],
         row["breached"],
+        row["calls"],
+        row["linked_calls"],
     )
 
 

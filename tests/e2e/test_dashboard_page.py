@@ -12,69 +12,32 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from html.parser import HTMLParser
-from pathlib import Path
 from typing import Any
 
 import pytest
+from browser import ARTIFACTS, CHROMIUM_ARGS, ROOT, chromium, serve
 from flask import Flask
 from flask.testing import FlaskClient
 from people import ADMIN, CHENQIAO, HC, HUAQIAO, LIDU, SHANGHAI, D, report_body
-from werkzeug.serving import make_server
 from worker import RqWorker
 
 from coordination.api.dashboard_page import ON_TIME_TARGET, SATISFACTION_TARGET
-from coordination.api.streams import POLL_SECONDS, streams_stop
 
-ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "test-artifacts"
 STATIC = ROOT / "coordination" / "api" / "static"
 SVG_NS = "http://www.w3.org/2000/svg"  # a namespace the script names, never fetched
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-def chromium() -> str:
-    """The chromium executable, or a failed test saying how to get one."""
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found is None and Path("/usr/bin/chromium").exists():
-        found = "/usr/bin/chromium"
-    if found is None:
-        pytest.fail(
-            "chromium is not installed: the dashboard page is tested in a real browser. "
-            "On Debian/Ubuntu: apt-get install -y chromium fonts-noto-cjk (.ci/run does this); "
-            "elsewhere see README 'Live dashboard'."
-        )
-    return found
 
 
 @pytest.fixture
 def base_url(app: Flask) -> Iterator[str]:
-    """The app served over HTTP on a free loopback port, one thread per request (a stream
-    holds its thread)."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        streams_stop(app).set()  # open streams end (their threads outlive the server's loop)
-        server.shutdown()
-        thread.join(10)
-        time.sleep(POLL_SECONDS * 2)
+    """The app served over HTTP on a free loopback port (tests/support/browser.py)."""
+    with serve(app) as url:
+        yield url
 
 
 def post(base_url: str, secret: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -96,7 +59,7 @@ def test_the_page_updates_live_without_reloading(
 
     executable = chromium()
     dispatcher = tokens[D]
-    post(base_url, dispatcher, "/incidents", report_body("work_order", epidemic=True))
+    first = post(base_url, dispatcher, "/incidents", report_body("work_order", epidemic=True))
     worker.wait_idle()
 
     with sync_playwright() as p:
@@ -155,6 +118,12 @@ def test_the_page_updates_live_without_reloading(
             wait_for("document.getElementById('open-total').textContent === '2'")
             wait_for(f"{hourly} === 2")
             assert page.locator("#reported-total").text_content() == "2"
+            assert page.locator("#orders-total").text_content() == "其中新工单 2"
+            # a repeated call linked to the first order: one more call (受理), no new order
+            caller = {"name": "赵先生", "phone": "13700001111"}
+            post(base_url, dispatcher, f"/incidents/{first['id']}/link-call", {"caller": caller})
+            wait_for("document.getElementById('reported-total').textContent === '3'")
+            assert page.locator("#orders-total").text_content() == "其中新工单 2"
             assert page.evaluate("window.__marker") == "no reload"
             assert len(navigations) == loads, navigations
             assert page.evaluate("sessionStorage.getItem('coordination.dashboard.token')")

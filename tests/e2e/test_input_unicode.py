@@ -72,6 +72,12 @@ BODIES: dict[str, tuple[str, str, str | None, dict[str, Any]]] = {
     ),
     "return-visit": ("/incidents/{id}/return-visit", D, "resolved", {"result": "satisfied"}),
     "close": ("/incidents/{id}/close", D, "resolved", {"note": "归档"}),
+    "link-call": (
+        "/incidents/{id}/link-call",
+        D,
+        "dispatched",
+        {"caller": {"name": "赵先生", "phone": "13700001111"}, "place": "丽都", "note": "重复"},
+    ),
     "claim": ("/incidents/{id}/claim", FL, "handed_down", {"expected_version": 4}),
     "take-over": ("/incidents/{id}/take-over", FL, "handed_down", {}),
     "release": ("/incidents/{id}/release", HC, "handed_down", {"reason": "交回"}),

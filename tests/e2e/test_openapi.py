@@ -21,6 +21,10 @@ EXPECTED_OPERATIONS = {
     ("/incidents/{incident_id}/resolve", "post"),
     ("/incidents/{incident_id}/return-visit", "post"),
     ("/incidents/{incident_id}/close", "post"),
+    ("/incidents/{incident_id}/link-call", "post"),
+    ("/incidents/possible-duplicates", "get"),
+    ("/places", "get"),
+    ("/me", "get"),
 }
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 
@@ -145,6 +149,7 @@ NO_TOKEN = {
     ("/dashboard", "get"),
     ("/metrics", "get"),
     ("/supplies/donations/public", "get"),
+    *((f"/{page}", "get") for page in ("login", "desk", "inbox", "tasks")),  # the work pages
 }
 # (the stream takes one as ?token=)
 ROLE_CHECKED_READS = {
@@ -152,6 +157,7 @@ ROLE_CHECKED_READS = {
     ("/reports/daily.csv", "get"),
     ("/reports/daily.xlsx", "get"),
     ("/me/assignments", "get"),  # a field token's own claims
+    ("/incidents/possible-duplicates", "get"),  # those who link calls (dispatchers)
 }
 
 

@@ -68,6 +68,7 @@ MATRIX: dict[Role, dict[Action, bool]] = {
         A.MANAGE_CATALOGUE: N,
         A.KEEP_BOOKS: N,
         A.POST_NEED: N,
+        A.LINK_CALL: Y,
     },
     Role.HANDLER: {
         A.READ: Y,
@@ -91,6 +92,7 @@ MATRIX: dict[Role, dict[Action, bool]] = {
         A.MANAGE_CATALOGUE: N,
         A.KEEP_BOOKS: Y,
         A.POST_NEED: Y,
+        A.LINK_CALL: N,
     },
     Role.FIELD: {
         A.READ: Y,
@@ -114,6 +116,7 @@ MATRIX: dict[Role, dict[Action, bool]] = {
         A.MANAGE_CATALOGUE: N,
         A.KEEP_BOOKS: N,
         A.POST_NEED: N,
+        A.LINK_CALL: N,
     },
     Role.VIEWER: {
         A.READ: Y,
@@ -137,6 +140,7 @@ MATRIX: dict[Role, dict[Action, bool]] = {
         A.MANAGE_CATALOGUE: N,
         A.KEEP_BOOKS: N,
         A.POST_NEED: N,
+        A.LINK_CALL: N,
     },
     Role.ADMIN: {
         A.READ: Y,
@@ -160,6 +164,7 @@ MATRIX: dict[Role, dict[Action, bool]] = {
         A.MANAGE_CATALOGUE: Y,
         A.KEEP_BOOKS: Y,
         A.POST_NEED: Y,
+        A.LINK_CALL: Y,
     },
     Role.OPEN311: {
         A.READ: N,
@@ -183,6 +188,7 @@ MATRIX: dict[Role, dict[Action, bool]] = {
         A.MANAGE_CATALOGUE: N,
         A.KEEP_BOOKS: N,
         A.POST_NEED: N,
+        A.LINK_CALL: N,
     },
 }
 

@@ -153,6 +153,8 @@ def test_a_day_by_hand_over_a_subtree() -> None:
         "escalated": 1,
         "reopened": 1,
         "breached": 1,
+        "calls": 4,  # no repeated call linked: a call per new order
+        "linked_calls": 0,
     }
 
 

@@ -206,7 +206,8 @@
     $("title").textContent = fig.name + " · 12345 热线三级联动";
     $("day").textContent = fig.date;
     $("asof").textContent = "截至 " + fig.as_of.slice(11, 19) + " · 位置 " + fig.position;
-    $("reported-total").textContent = total.reported;
+    $("reported-total").textContent = total.calls;  // 受理量: new orders and repeated calls
+    $("orders-total").textContent = "其中新工单 " + total.reported;
     $("open-total").textContent = total.open.total;
     $("overdue-total").textContent = total.overdue;
     rate("on-time-rate", total.resolved.on_time_rate, ON_TIME_TARGET);
