@@ -273,7 +273,7 @@ class Projector:
             pipe.get(keys.generation(partition))
             pipe.get(keys.checkpoint(partition, gen))
             if read_keys:
-                pipe.mget(read_keys)
+                pipe.execute_command("MGET", *read_keys)  # one slot: a cluster pipeline takes it so
             current, moved, *got = pipe.execute()
         if live and int(current or 1) != gen:
             return Outcome.STALE  # swapped by a rebuild since this projector looked

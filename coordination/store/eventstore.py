@@ -14,6 +14,7 @@ stream's last event (``TimeWentBackwards``), reading that event's time from the 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
 from dataclasses import dataclass, replace
@@ -23,7 +24,8 @@ from typing import Any
 import msgspec
 from redis import Redis
 from redis.client import Pipeline
-from redis.exceptions import RedisError
+from redis.cluster import RedisCluster
+from redis.exceptions import RedisClusterException, RedisError
 
 from coordination.domain.errors import TimeWentBackwards
 from coordination.store import keys
@@ -83,7 +85,12 @@ APPEND = (
 local idem_prefix = ARGV[1]
 if idem_prefix ~= '' then
   local previous = redis.call('GET', KEYS[3])
-  if previous then return {'duplicate', previous} end
+  if previous then
+    -- A write (the key lives on from this retry), so that a WAITAOF after this script waits
+    -- for the first attempt's events too: they came before it.
+    redis.call('EXPIRE', KEYS[3], tonumber(ARGV[2]))
+    return {'duplicate', previous}
+  end
 end
 local k = tonumber(ARGV[5])
 local at_s, at_us = tonumber(ARGV[3]), tonumber(ARGV[4])
@@ -196,6 +203,10 @@ class WriteOutcomeUnknown(Exception):
         self.idempotency = idempotency
 
 
+class NotReplicated(Exception):
+    """An append the primary took, which not enough replicas confirmed in time."""
+
+
 class StreamArchived(Exception):
     """The stream's history is closed and archived (or being archived): it takes no events."""
 
@@ -274,11 +285,16 @@ class EventStore:
         mapper: Mapper | None = None,
         idempotency_ttl: int = 86400,
         archive: SegmentStore | None = None,
+        wait_replicas: int = 0,
+        wait_timeout_ms: int = 1000,
     ) -> None:
         self.redis = redis
         self.mapper = mapper or default_mapper()
         self.idempotency_ttl = idempotency_ttl
         self.archive = archive  # where archived history is read from
+        # Acknowledge an append once the primary's AOF and this many replicas' have it.
+        self.wait_replicas = wait_replicas
+        self.wait_timeout_ms = wait_timeout_ms
         self._append = redis.register_script(APPEND)
         self._read = redis.register_script(READ)
         self._read_stream = redis.register_script(READ_STREAM)
@@ -336,26 +352,30 @@ class EventStore:
             idem_key = keys.idempotency(partition, idempotency.principal, idempotency.key)
             idem_prefix = "{" + _pair("hash", idempotency.request_hash) + ","
             idem_prefix += _pair("stream", writes[0].stream)
+        script_keys = [
+            keys.log(partition),
+            keys.head(partition),
+            idem_key,
+            keys.trigger(partition),
+            keys.archived(partition),
+            *(keys.stream(partition, w.stream) for w in writes),
+        ]
+        args = [
+            idem_prefix,
+            self.idempotency_ttl,
+            *_epoch(now),
+            len(writes),
+            *(n for w in writes for n in (w.expected_version, len(w.events))),
+            *records,
+        ]
         try:
-            status, payload, *rest = self._append(
-                keys=[
-                    keys.log(partition),
-                    keys.head(partition),
-                    idem_key,
-                    keys.trigger(partition),
-                    keys.archived(partition),
-                    *(keys.stream(partition, w.stream) for w in writes),
-                ],
-                args=[
-                    idem_prefix,
-                    self.idempotency_ttl,
-                    *_epoch(now),
-                    len(writes),
-                    *(n for w in writes for n in (w.expected_version, len(w.events))),
-                    *records,
-                ],
-            )
-        except RedisError as exc:
+            if self.wait_replicas:
+                status, payload, *rest = self._append_durably(partition, script_keys, args)
+            else:
+                status, payload, *rest = self._append(keys=script_keys, args=args)
+        except NotReplicated:
+            raise WriteOutcomeUnknown(idempotency) from None
+        except (RedisError, RedisClusterException) as exc:
             if is_unavailable(exc):
                 raise WriteOutcomeUnknown(idempotency) from exc
             raise
@@ -382,6 +402,28 @@ class EventStore:
             others=stored[len(mine) :],
             triggered=rest == [1],
         )
+
+    def _append_durably(self, partition: str, script_keys: list[str], args: list[Any]) -> Any:
+        """The append script, then WAITAOF on the same connection: the answer once the
+        primary's AOF and ``wait_replicas`` replicas' AOFs hold the write (and all before it),
+        else ``NotReplicated`` (it is on the primary, and may be lost if the primary fails)."""
+        client = self.redis
+        if isinstance(self.redis, RedisCluster):  # the node that serves the partition's slot
+            node = self.redis.get_node_from_key(script_keys[0])
+            client = self.redis.get_redis_connection(node)
+        try:
+            with client.pipeline(transaction=False) as pipe:
+                self._append(keys=script_keys, args=args, client=pipe)
+                pipe.execute_command("WAITAOF", 1, self.wait_replicas, self.wait_timeout_ms)
+                answer, (local, replicas) = pipe.execute()
+        except (RedisError, RedisClusterException):
+            if isinstance(self.redis, RedisCluster):  # a failover: learn the new primary
+                with contextlib.suppress(RedisError, RedisClusterException):
+                    self.redis.nodes_manager.initialize()
+            raise
+        if answer[0] == b"ok" and (local < 1 or replicas < self.wait_replicas):
+            raise NotReplicated(f"{replicas} of {self.wait_replicas} replicas confirmed in time")
+        return answer
 
     def recorded(self, partition: str, idempotency: Idempotency) -> Recorded | None:
         """The result first recorded under this idempotency key, if any."""
