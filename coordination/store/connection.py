@@ -75,7 +75,7 @@ def connect_cluster(config: Config) -> RedisCluster:
             retry=_retry(),
             require_full_coverage=True,
         )
-    except RedisError as exc:  # not a cluster, slots uncovered, nobody answering
+    except (RedisError, RedisClusterException) as exc:  # not a cluster, slots unserved...
         raise ConfigError(f"{setting}: {_reason(exc)}") from exc
     for primary in client.get_primaries():
         info = client.cluster_info(target_nodes=primary)
@@ -138,6 +138,8 @@ def _reason(exc: BaseException) -> str:
     text = str(exc)
     if "Cluster mode is not enabled" in text:
         return "that server is not a cluster node (cluster mode is not enabled); use REDIS_URL"
+    if "slots are not covered" in text:
+        return f"the cluster does not serve every slot ({text})"
     return text
 
 
