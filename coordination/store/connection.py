@@ -12,11 +12,13 @@ the retry a conflict, never a second copy).
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlsplit
 
 from redis import Redis
 from redis.backoff import ExponentialBackoff
-from redis.cluster import ClusterNode, RedisCluster
+from redis.cluster import ClusterNode, ClusterPipeline, RedisCluster
+from redis.commands.core import Script
 from redis.exceptions import (
     AskError,
     BusyLoadingError,
@@ -124,6 +126,15 @@ def check_settings(config: Config) -> None:
     connect_rq(config).close()
 
 
+def script_in(pipe: Any, script: Script, keys: list[Any], args: list[Any]) -> None:
+    """Queue ``script`` in a pipeline. A cluster's pipeline does not load scripts on the node
+    it sends them to (a plain one does), so there it goes as EVAL, with its text."""
+    if isinstance(pipe, ClusterPipeline):
+        pipe.execute_command("EVAL", script.script, len(keys), *keys, *args)
+    else:
+        script(keys=keys, args=args, client=pipe)
+
+
 def _retry() -> Retry:
     return Retry(ExponentialBackoff(cap=0.05, base=0.01), 2, supported_errors=(ConnectionError,))
 
@@ -160,5 +171,6 @@ __all__ = [
     "connect_cluster",
     "connect_rq",
     "check_settings",
+    "script_in",
     "is_unavailable",
 ]
