@@ -129,7 +129,7 @@ def check_settings(config: Config) -> None:
 def script_in(pipe: Any, script: Script, keys: list[Any], args: list[Any]) -> None:
     """Queue ``script`` in a pipeline. A cluster's pipeline does not load scripts on the node
     it sends them to (a plain one does), so there it goes as EVAL, with its text."""
-    if isinstance(pipe, ClusterPipeline):
+    if isinstance(pipe, ClusterPipeline) and isinstance(script, Script):
         pipe.execute_command("EVAL", script.script, len(keys), *keys, *args)
     else:
         script(keys=keys, args=args, client=pipe)
