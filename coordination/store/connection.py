@@ -56,7 +56,7 @@ def connect(config: Config) -> Redis:
         return connect_cluster(config)  # type: ignore[return-value]
     return Redis.from_url(
         config.redis_url,
-        socket_timeout=config.redis_timeout_seconds,
+        socket_timeout=_timeout(config),
         socket_connect_timeout=config.redis_connect_timeout_seconds,
         retry=_retry(),
     )
@@ -72,7 +72,7 @@ def connect_cluster(config: Config) -> RedisCluster:
     try:
         client = RedisCluster(
             startup_nodes=nodes,
-            socket_timeout=config.redis_timeout_seconds,
+            socket_timeout=_timeout(config),
             socket_connect_timeout=config.redis_connect_timeout_seconds,
             retry=_retry(),
             require_full_coverage=True,
@@ -133,6 +133,12 @@ def script_in(pipe: Any, script: Script, keys: list[Any], args: list[Any]) -> No
         pipe.execute_command("EVAL", script.script, len(keys), *keys, *args)
     else:
         script(keys=keys, args=args, client=pipe)
+
+
+def _timeout(config: Config) -> float:
+    """How long a command may take: an append that waits for replicas takes up to the wait."""
+    wait = config.wait_timeout_ms / 1000 + 0.5 if config.wait_replicas else 0.0
+    return max(config.redis_timeout_seconds, wait)
 
 
 def _retry() -> Retry:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -86,7 +87,7 @@ local idem_prefix = ARGV[1]
 if idem_prefix ~= '' then
   local previous = redis.call('GET', KEYS[3])
   if previous then
-    -- A write (the key lives on from this retry), so that a WAITAOF after this script waits
+    -- A write (the key lives on from this retry), so that a WAIT after this script waits
     -- for the first attempt's events too: they came before it.
     redis.call('EXPIRE', KEYS[3], tonumber(ARGV[2]))
     return {'duplicate', previous}
@@ -292,7 +293,7 @@ class EventStore:
         self.mapper = mapper or default_mapper()
         self.idempotency_ttl = idempotency_ttl
         self.archive = archive  # where archived history is read from
-        # Acknowledge an append once the primary's AOF and this many replicas' have it.
+        # Acknowledge an append once this many replicas have it too (the primary's AOF has it).
         self.wait_replicas = wait_replicas
         self.wait_timeout_ms = wait_timeout_ms
         self._append = redis.register_script(APPEND)
@@ -369,8 +370,10 @@ class EventStore:
             *records,
         ]
         try:
-            if self.wait_replicas:
-                status, payload, *rest = self._append_durably(partition, script_keys, args)
+            if self.wait_replicas:  # acknowledged once replicas have it too
+                status, payload, *rest = self._waited(
+                    partition, lambda pipe: self._append(keys=script_keys, args=args, client=pipe)
+                )
             else:
                 status, payload, *rest = self._append(keys=script_keys, args=args)
         except NotReplicated:
@@ -403,25 +406,30 @@ class EventStore:
             triggered=rest == [1],
         )
 
-    def _append_durably(self, partition: str, script_keys: list[str], args: list[Any]) -> Any:
-        """The append script, then WAITAOF on the same connection: the answer once the
-        primary's AOF and ``wait_replicas`` replicas' AOFs hold the write (and all before it),
-        else ``NotReplicated`` (it is on the primary, and may be lost if the primary fails)."""
+    def _waited(self, partition: str, write: Callable[[Pipeline], object]) -> Any:
+        """``write`` queued on a pipeline to the node that serves ``partition``, and WAIT after
+        it; its answer, or ``NotReplicated`` if ``wait_replicas`` replicas did not confirm it
+        (and everything written before it) in ``wait_timeout_ms``.
+
+        WAIT, not WAITAOF: the primary's own AOF has the write before it answers (appendfsync
+        always), and a replica that has it writes it to its AOF within milliseconds; WAITAOF,
+        which also waits for that, took a second per append on Valkey 8.1 (a replica reports
+        its AOF's position with its once-a-second acknowledgement), measured."""
         client = self.redis
         if isinstance(self.redis, RedisCluster):  # the node that serves the partition's slot
-            node = self.redis.get_node_from_key(script_keys[0])
+            node = self.redis.get_node_from_key(keys.log(partition))
             client = self.redis.get_redis_connection(node)
         try:
             with client.pipeline(transaction=False) as pipe:
-                self._append(keys=script_keys, args=args, client=pipe)
-                pipe.execute_command("WAITAOF", 1, self.wait_replicas, self.wait_timeout_ms)
-                answer, (local, replicas) = pipe.execute()
+                write(pipe)
+                pipe.execute_command("WAIT", self.wait_replicas, self.wait_timeout_ms)
+                answer, replicas = pipe.execute()
         except (RedisError, RedisClusterException):
             if isinstance(self.redis, RedisCluster):  # a failover: learn the new primary
                 with contextlib.suppress(RedisError, RedisClusterException):
                     self.redis.nodes_manager.initialize()
             raise
-        if answer[0] == b"ok" and (local < 1 or replicas < self.wait_replicas):
+        if replicas < self.wait_replicas:
             raise NotReplicated(f"{replicas} of {self.wait_replicas} replicas confirmed in time")
         return answer
 
@@ -440,7 +448,23 @@ class EventStore:
             return None
         if recorded.request_hash != idempotency.request_hash:
             raise IdempotencyKeyReused(idempotency.key)
+        if self.wait_replicas:
+            self._confirm(partition, idempotency)
         return recorded, self.read_stream(partition, recorded.stream)[: recorded.version]
+
+    def _confirm(self, partition: str, idempotency: Idempotency) -> None:
+        """A first result is only answered once it is as durable as a new append would be:
+        its first attempt may have timed out waiting for a replica. A write of ours (the key
+        lives on from now) and WAIT after it cover that attempt, which came before."""
+        key = keys.idempotency(partition, idempotency.principal, idempotency.key)
+        try:
+            self._waited(partition, lambda pipe: pipe.expire(key, self.idempotency_ttl))
+        except NotReplicated:
+            raise WriteOutcomeUnknown(idempotency) from None
+        except (RedisError, RedisClusterException) as exc:
+            if is_unavailable(exc):
+                raise WriteOutcomeUnknown(idempotency) from exc
+            raise
 
     def read_stream(self, partition: str, stream_id: str) -> list[StoredEvent]:
         """One aggregate's events in version order, in one round trip."""

@@ -1,5 +1,5 @@
 """Failover without loss: writers append to two districts on two shards, each append
-acknowledged only once the primary's AOF and its replica's hold it (WAITAOF), while a primary
+acknowledged only once the primary's AOF has it and its replica has it too (WAIT), while a primary
 is killed with SIGKILL ten times (and started again, as a replica). Afterwards every
 acknowledged event is in the log once, positions are gapless in each district, and the
 projections equal a rebuild. What the writers saw meanwhile is counted: the appends that got
@@ -160,3 +160,40 @@ def test_ten_primaries_killed_under_load_lose_no_acknowledged_event(
         assert projected, "nothing was projected"
         assert_same(rebuilt(client, SimpleNamespace(store=store), district), projected)
     client.close()
+
+
+def test_an_append_no_replica_confirms_in_time_is_an_honest_unknown_and_a_retry_settles_it(
+    cluster: EmbeddedCluster, redis: RedisCluster
+) -> None:
+    """Waiting for two replicas where there is one: the append lands on the primary and its
+    replica, yet the answer is "it may or may not have landed"; a retry with the same key
+    finds the first result, and answers it once it is as durable as asked (one replica)."""
+    key = Idempotency("writer", "k-1", "h")
+    greedy = EventStore(redis, wait_replicas=2, wait_timeout_ms=100)
+    started = time.monotonic()
+    try:
+        greedy.append("haiyun", "haiyun-s", 0, command(1), actor="w", now=NOW, idempotency=key)
+    except WriteOutcomeUnknown as exc:
+        assert exc.idempotency == key
+    else:
+        raise AssertionError("two replicas confirmed where there is one")
+    assert time.monotonic() - started < 2.0  # an answer soon after the timeout
+    assert redis.llen(keys.stream("haiyun", "haiyun-s")) == 1  # it did land
+    try:
+        greedy.append("haiyun", "haiyun-s", 0, command(1), actor="w", now=NOW, idempotency=key)
+    except WriteOutcomeUnknown:
+        pass
+    else:
+        raise AssertionError("a retry claimed what no second replica confirmed")
+    try:  # the handlers' path for a retried key: the first result, looked up
+        greedy.replay("haiyun", key)
+    except WriteOutcomeUnknown:
+        pass
+    else:
+        raise AssertionError("a replay claimed what no second replica confirmed")
+    honest = EventStore(redis, wait_replicas=1, wait_timeout_ms=1000)
+    again = honest.append("haiyun", "haiyun-s", 0, command(1), actor="w", now=NOW, idempotency=key)
+    assert again.duplicate and again.version == 1
+    replayed = honest.replay("haiyun", key)
+    assert replayed is not None and [e.version for e in replayed[1]] == [1]
+    assert redis.llen(keys.stream("haiyun", "haiyun-s")) == 1  # never twice
