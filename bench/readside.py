@@ -69,6 +69,7 @@ from coordination.domain.values import Category, Contact, Kind, Priority, Satisf
 from coordination.projections import queues, views
 from coordination.projections.projector import REBUILD_BATCH, Projector
 from coordination.store import keys
+from coordination.store.connection import script_in
 from coordination.store.eventstore import EventStore
 from coordination.store.keys import current_generation
 from coordination.store.segments import DirectorySegments
@@ -314,7 +315,7 @@ class _Deferred:
         self.pipe = pipe
 
     def __call__(self, keys: list[str], args: list[Any]) -> list[Any]:
-        self.script(keys=keys, args=args, client=self.pipe)
+        script_in(self.pipe, self.script, keys, args)
         # args: idempotency prefix, ttl, time (s, us), streams, then the first stream's
         # expected version and event count (see eventstore.APPEND)
         version = int(args[5]) + int(args[6])
@@ -369,12 +370,20 @@ def _lives(index: int, procs: int, places: list[str], first: int = 0) -> Any:
 
 
 def fill_process(
-    url: str, index: int, procs: int, events: int, window: int, first: int = 0
+    url: str,
+    index: int,
+    procs: int,
+    events: int,
+    window: int,
+    first: int = 0,
+    partition: str = PARTITION,
+    cluster: str = "",
 ) -> tuple[int, int, int, float]:
-    """One fill process: append about ``events`` events of interleaved lives; (events,
+    """One fill process: append about ``events`` events of interleaved lives to ``partition``
+    (on the cluster of seeds ``cluster`` if given; ``url`` is then RQ's server); (events,
     incidents, appends, cpu seconds)."""
     cpu0 = time.process_time()
-    built = build_services(Config(redis_url=url))
+    built = build_services(Config(redis_url=url, redis_cluster_url=cluster, rq_redis_url=url))
     ctx = built.incidents.ctx
     places = community_places(built)
     store = EventStore(built.redis)
@@ -409,7 +418,7 @@ def fill_process(
                 produced = []  # this domain version skips the step (closed at the visit, say)
             step += 1
         if produced:
-            store.append(PARTITION, incident_id, state.version, produced, actor="bench", now=now)
+            store.append(partition, incident_id, state.version, produced, actor="bench", now=now)
             life[1] = fold(produced, state)
             written += len(produced)
             appends += 1

@@ -21,7 +21,7 @@ from typing import Any
 
 from redis import Redis
 
-from bench import load, peer, readside
+from bench import cluster, load, peer, readside
 from bench.servers import REPO_ROOT, Gunicorn, HostCpu, WorkerConfig, cpu_seconds, cpu_split
 from coordination.devtools.embedded import EmbeddedServer
 from coordination.domain.access import Role
@@ -53,9 +53,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument(
         "--only",
-        choices=["write-side", "read-side", "peer"],
-        help="run one section only (default: all three: the write side, the read side, and "
-        "the peer, the Python eventsourcing library)",
+        choices=["write-side", "read-side", "peer", "cluster"],
+        help="run one section only (default: all four: the write side, the read side, the "
+        "peer, the Python eventsourcing library, and the cluster)",
     )
     p.add_argument(
         "--quick",
@@ -109,6 +109,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--keep", action="store_true", help="keep the temporary data dir and logs")
     readside.add_arguments(p)
     peer.add_arguments(p)
+    cluster.add_arguments(p)
     args = p.parse_args(argv)
     quick = args.quick
     args.seconds = args.seconds or (2.0 if quick else 10.0)
@@ -285,7 +286,7 @@ class Bench:
     def _run(self, started: float) -> int:
         args = self.args
         assert self.tmp is not None
-        if args.only != "read-side":
+        if args.only not in ("read-side", "cluster"):
             self._write_side()
             # The write side's servers go before the read side starts servers of its own.
             for server in self.servers:
@@ -305,6 +306,14 @@ class Bench:
                 self._header()
             targets = peer.print_report(peer.run(args, self.tmp, self.progress), args)
             print("\nTargets (peer)")
+            for text, ok in targets:
+                print(f"  {text}  {'PASS' if ok else 'MISS'}")
+        if args.only in (None, "cluster"):
+            if args.only == "cluster":
+                self._header()
+            print("\nCluster (3 primaries, a replica each, appendfsync always)")
+            targets = cluster.print_report(cluster.run(args, self.tmp, self.progress))
+            print("\nTargets (cluster)")
             for text, ok in targets:
                 print(f"  {text}  {'PASS' if ok else 'MISS'}")
         print(f"\ntotal bench time {time.monotonic() - started:.0f} s")

@@ -21,7 +21,7 @@ from coordination.handlers.watchers import Watchers
 from coordination.projections.projector import Projector
 from coordination.projections.reads import ReadModels
 from coordination.store.archiver import Archived, Archiver
-from coordination.store.connection import connect
+from coordination.store.connection import connect, connect_rq
 from coordination.store.eventstore import EventStore
 from coordination.store.segments import DirectorySegments
 from coordination.store.tokens import TokenStore
@@ -44,6 +44,7 @@ class Services:
     calendar: WorkingCalendar
     supplies: SupplyHandler  # each unit's ledger; its ``catalogue`` handler is the district's
     archiver: Archiver
+    rq: Redis  # RQ's server: the store's, or a standalone one beside a cluster
 
     def archive(self, partition: str) -> Archived:
         """Move the history of the orders closed more than ``archive_after_days`` ago out of
@@ -66,10 +67,22 @@ class Services:
 def build_services(
     config: Config, redis: Redis | None = None, clock: Clock | None = None
 ) -> Services:
+    """Everything, on ``redis`` if given (else the configured server or cluster); RQ on the
+    same client unless its own server is configured (or the store is a cluster)."""
+    if redis is not None and isinstance(redis, Redis) and not config.rq_redis_url:
+        rq = redis
+    else:
+        rq = connect_rq(config)
     redis = redis or connect(config)
     jurisdiction = load_jurisdiction(config)
     segments = DirectorySegments(config.archive_dir)
-    store = EventStore(redis, idempotency_ttl=config.idempotency_ttl_seconds, archive=segments)
+    store = EventStore(
+        redis,
+        idempotency_ttl=config.idempotency_ttl_seconds,
+        archive=segments,
+        wait_replicas=config.wait_replicas,
+        wait_timeout_ms=config.wait_timeout_ms,
+    )
     reads = ReadModels(
         redis, wait_seconds=config.read_wait_seconds, max_waiting=config.read_waiting_max
     )
@@ -85,7 +98,7 @@ def build_services(
         default=timedelta(minutes=config.lease_minutes),
         night_emergency=timedelta(minutes=config.night_lease_minutes),
     )
-    trigger = CatchUpTrigger(redis, config.queue)
+    trigger = CatchUpTrigger(rq, config.queue)
     clock = clock or utcnow
     staff = StaffHandler(store, jurisdiction, clock, on_append=trigger)
     catalogue = CatalogueHandler(store, jurisdiction, clock, on_append=trigger)
@@ -123,6 +136,7 @@ def build_services(
         calendar,
         supplies,
         Archiver(redis, segments),
+        rq,
     )
 
 

@@ -15,6 +15,12 @@ LOG_LEVELS = ("debug", "info", "warning", "error")  # COORDINATION_LOG_LEVEL
 @dataclass(frozen=True)
 class Config:
     redis_url: str = "redis://127.0.0.1:6379/0"
+    # The store on a Redis/Valkey Cluster: its seed nodes, "host:port,host:port" (or redis://
+    # URLs). RQ then needs a standalone server of its own: ``rq_redis_url``.
+    redis_cluster_url: str = ""
+    rq_redis_url: str = ""  # RQ's queues; the store's server when unset (and not a cluster)
+    wait_replicas: int = 0  # acknowledge an append once this many replicas fsynced it too
+    wait_timeout_ms: int = 1000  # ... or answer 503 (it may have landed) after this long
     redis_timeout_seconds: float = 0.5
     redis_connect_timeout_seconds: float = 0.25
     units_file: Path = DEFAULT_UNITS_FILE
@@ -49,6 +55,10 @@ class Config:
         data_dir = Path(env.get("COORDINATION_DATA_DIR", str(cls.data_dir)))
         return cls(
             redis_url=env.get("REDIS_URL") or running_server_url(data_dir) or cls.redis_url,
+            redis_cluster_url=env.get("REDIS_CLUSTER_URL", "").strip(),
+            rq_redis_url=env.get("RQ_REDIS_URL", "").strip(),
+            wait_replicas=int(env.get("COORDINATION_WAIT_REPLICAS", cls.wait_replicas)),
+            wait_timeout_ms=int(env.get("COORDINATION_WAIT_TIMEOUT_MS", cls.wait_timeout_ms)),
             redis_timeout_seconds=float(
                 env.get("COORDINATION_REDIS_TIMEOUT_SECONDS", cls.redis_timeout_seconds)
             ),
@@ -98,6 +108,19 @@ class Config:
             ),
             archive_on_tick=_choice(env, "COORDINATION_ARCHIVE_ON_TICK", ("0", "1"), "0") == "1",
         )
+
+
+def rq_url(config: Config) -> str:
+    """Where RQ's queues are: ``RQ_REDIS_URL``, else the store's server (not a cluster: RQ
+    cannot run on one, rq/rq#1942)."""
+    if config.rq_redis_url:
+        return config.rq_redis_url
+    if config.redis_cluster_url:
+        raise ValueError(
+            "RQ_REDIS_URL must name a standalone server when REDIS_CLUSTER_URL is set: RQ does "
+            "not run on a cluster (rq/rq#1942, CROSSSLOT)"
+        )
+    return config.redis_url
 
 
 def _choice(env: dict[str, str], name: str, allowed: tuple[str, ...], default: str) -> str:

@@ -21,8 +21,10 @@ request has a bound:
 from pathlib import Path
 from typing import Any
 
+from coordination.config import Config
 from coordination.metrics import multiproc
 from coordination.serving.hooks import serving_hook
+from coordination.store.connection import ConfigError, check_settings
 
 bind = "127.0.0.1:8000"
 workers = 2
@@ -54,6 +56,13 @@ _metrics_dirs: list[Path] = []  # one made here, removed on exit; not one the op
 
 
 def on_starting(server: Any) -> None:
+    # A store or RQ server that is not what the settings say stops here, named, rather than
+    # as each worker's stack trace or the first request's 500.
+    try:
+        check_settings(Config.from_env())
+    except (ConfigError, ValueError) as exc:
+        server.log.error("%s", exc)
+        raise SystemExit(1) from None
     folder, made = multiproc.prepare()
     if made:
         _metrics_dirs.append(folder)

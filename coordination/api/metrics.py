@@ -220,7 +220,7 @@ def _at_level(levels: dict[str, str], level: str) -> Callable[[str], bool]:
 
 def rq_families(svc: Services) -> list[GaugeMetricFamily]:
     """The RQ queue of catch-up and tick jobs: jobs waiting, and jobs failed (kept a week)."""
-    queue = Queue(svc.config.queue, connection=svc.redis)
+    queue = Queue(svc.config.queue, connection=svc.rq)
     length = GaugeMetricFamily(
         "coordination_rq_queue_length", "Jobs waiting in the RQ queue.", labels=["queue"]
     )

@@ -12,7 +12,7 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, g, request
-from redis.exceptions import RedisError
+from redis.exceptions import RedisClusterException, RedisError
 
 from coordination.api.errors import error_response
 from coordination.store.connection import is_unavailable
@@ -35,8 +35,9 @@ def register(app: Flask) -> None:
         problem = {"headers": {"Idempotency-Key": [f"retry with {key}"]}}
         return error_response(503, message, problem, _headers())
 
+    @app.errorhandler(RedisClusterException)  # not a RedisError: a cluster's map being redrawn
     @app.errorhandler(RedisError)
-    def store_error(exc: RedisError) -> Any:
+    def store_error(exc: RedisError | RedisClusterException) -> Any:
         if not is_unavailable(exc):  # a bug of ours, not an outage
             log.exception("store error")
             return error_response(500, "Internal error.")

@@ -11,11 +11,23 @@ from coordination.bootstrap import build_services
 from coordination.config import Config
 from coordination.domain.access import Actor, Role
 from coordination.domain.units import Level
+from coordination.store.connection import ConfigError
 from coordination.store.segments import ArchiveError
 from coordination.store.tokens import Token
 
 
-@click.group()
+class _Commands(click.Group):
+    """The command group: settings that name the wrong kind of server are an error message
+    naming the setting, not a stack trace."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ConfigError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+@click.group(cls=_Commands)
 def main() -> None:
     """Coordination of incident response for a 12345 hotline."""
 

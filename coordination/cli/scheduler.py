@@ -21,7 +21,7 @@ from rq.serializers import JSONSerializer
 from coordination.cli.worker import setup_logging
 from coordination.config import Config
 from coordination.store import keys
-from coordination.store.connection import connect, is_unavailable
+from coordination.store.connection import connect_rq, is_unavailable
 
 TICK = "workers.jobs.tick"
 BACKOFF_SECONDS = (0.2, 5.0)  # the first wait while the store is unavailable, and the longest
@@ -33,7 +33,7 @@ def run(config: Config, stop: threading.Event | None = None, verbose: bool = Fal
     is unavailable, try again with backoff instead of exiting."""
     setup_logging(config, verbose)
     stop = stop or threading.Event()
-    redis = connect(config)
+    redis = connect_rq(config)  # the tick's slot and the heartbeat live with RQ's queue
     queue = Queue(config.queue, connection=redis, serializer=JSONSerializer)
     interval = config.tick_seconds
     backoff = BACKOFF_SECONDS[0]

@@ -18,12 +18,12 @@ import logging
 import time
 from typing import Any
 
-from redis import Redis
 from rq import Queue
 from rq.serializers import JSONSerializer
 from rq.worker import SimpleWorker
 
 from coordination.config import Config
+from coordination.store.connection import connect_rq
 
 log = logging.getLogger(__name__)
 BACKOFF_SECONDS = (0.2, 5.0)  # the first wait after an exit, and the longest
@@ -63,7 +63,7 @@ def run(config: Config, burst: bool = False, verbose: bool = False) -> None:
     level = setup_logging(config, verbose)
     wait, longest = BACKOFF_SECONDS
     while True:
-        redis = Redis.from_url(config.redis_url, socket_connect_timeout=1.0)
+        redis = connect_rq(config)
         started = time.monotonic()
         worker: Worker | None = None
         try:

@@ -48,8 +48,10 @@ class EmbeddedServer:
         port: int | None = None,
         host: str = "127.0.0.1",
         appendfsync: str = "always",
+        extra_args: tuple[str, ...] = (),
     ) -> None:
         self.data_dir = Path(data_dir).resolve()
+        self.extra_args = extra_args  # e.g. cluster mode
         self.port = port
         self.host = host
         self.appendfsync = appendfsync
@@ -91,6 +93,7 @@ class EmbeddedServer:
                 "--daemonize", "no",
                 "--protected-mode", "no",
                 "--logfile", str(self.log_file),
+                *self.extra_args,
             ]  # fmt: skip
             with open(self.data_dir / "server.stderr", "ab") as err:
                 self._proc = subprocess.Popen(

@@ -29,6 +29,7 @@ from coordination.projections import queues, staff_views, supplies, views
 from coordination.projections.views import View
 from coordination.projections.writes import APPLY, Writes
 from coordination.store import keys
+from coordination.store.connection import script_in
 from coordination.store.eventstore import EventStore, StoredEvent
 
 RELEASE = """
@@ -139,7 +140,7 @@ class Projector:
             # enqueues a catch-up of its own.
             with self.redis.pipeline(transaction=False) as pipe:
                 pipe.delete(keys.trigger(partition))
-                self._extend(keys=[lock], args=[token, self.lock_ttl_ms], client=pipe)
+                script_in(pipe, self._extend, [lock], [token, self.lock_ttl_ms])
                 pipe.get(keys.head(partition))
                 pipe.get(keys.checkpoint(partition, gen))
                 _, held, head, reached = pipe.execute()
@@ -273,7 +274,7 @@ class Projector:
             pipe.get(keys.generation(partition))
             pipe.get(keys.checkpoint(partition, gen))
             if read_keys:
-                pipe.mget(read_keys)
+                pipe.execute_command("MGET", *read_keys)  # one slot: a cluster pipeline takes it so
             current, moved, *got = pipe.execute()
         if live and int(current or 1) != gen:
             return Outcome.STALE  # swapped by a rebuild since this projector looked

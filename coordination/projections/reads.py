@@ -401,7 +401,9 @@ class ReadModels:
             pipe.get(keys.checkpoint(partition, gen))
             pipe.hgetall(keys.supply_catalogue(partition, gen))
             if wanted:
-                pipe.mget([keys.supply_ledger(partition, gen, u) for u in wanted])
+                pipe.execute_command(
+                    "MGET", *[keys.supply_ledger(partition, gen, u) for u in wanted]
+                )
             checkpoint, catalogue, *got = pipe.execute()
         raws = got[0] if got else []
         found = {u: supplies.decode(r) for u, r in zip(wanted, raws, strict=True) if r is not None}

@@ -32,6 +32,7 @@ from datetime import datetime
 from redis import Redis
 
 from coordination.store import keys
+from coordination.store.connection import script_in
 from coordination.store.eventstore import EPOCH, READ_STREAM, RECORD_AT, _epoch
 from coordination.store.segments import (
     ArchiveError,
@@ -328,7 +329,7 @@ class Archiver:
         for start in range(0, len(lists), CHUNK):
             with self.redis.pipeline(transaction=False) as pipe:
                 for list_key in lists[start : start + CHUNK]:
-                    self._read_stream(keys=[log, list_key, archived], args=[0], client=pipe)
+                    script_in(pipe, self._read_stream, [log, list_key, archived], [0])
                 for found in pipe.execute():
                     if found[:1] and found[0][:1] == b"@":
                         raise ArchiveError(f"a stream of {partition} was let go before its segment")

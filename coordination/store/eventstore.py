@@ -14,8 +14,10 @@ stream's last event (``TimeWentBackwards``), reading that event's time from the 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -23,7 +25,8 @@ from typing import Any
 import msgspec
 from redis import Redis
 from redis.client import Pipeline
-from redis.exceptions import RedisError
+from redis.cluster import RedisCluster
+from redis.exceptions import RedisClusterException, RedisError
 
 from coordination.domain.errors import TimeWentBackwards
 from coordination.store import keys
@@ -83,7 +86,12 @@ APPEND = (
 local idem_prefix = ARGV[1]
 if idem_prefix ~= '' then
   local previous = redis.call('GET', KEYS[3])
-  if previous then return {'duplicate', previous} end
+  if previous then
+    -- A write (the key lives on from this retry), so that a WAIT after this script waits
+    -- for the first attempt's events too: they came before it.
+    redis.call('EXPIRE', KEYS[3], tonumber(ARGV[2]))
+    return {'duplicate', previous}
+  end
 end
 local k = tonumber(ARGV[5])
 local at_s, at_us = tonumber(ARGV[3]), tonumber(ARGV[4])
@@ -196,6 +204,10 @@ class WriteOutcomeUnknown(Exception):
         self.idempotency = idempotency
 
 
+class NotReplicated(Exception):
+    """An append the primary took, which not enough replicas confirmed in time."""
+
+
 class StreamArchived(Exception):
     """The stream's history is closed and archived (or being archived): it takes no events."""
 
@@ -274,11 +286,16 @@ class EventStore:
         mapper: Mapper | None = None,
         idempotency_ttl: int = 86400,
         archive: SegmentStore | None = None,
+        wait_replicas: int = 0,
+        wait_timeout_ms: int = 1000,
     ) -> None:
         self.redis = redis
         self.mapper = mapper or default_mapper()
         self.idempotency_ttl = idempotency_ttl
         self.archive = archive  # where archived history is read from
+        # Acknowledge an append once this many replicas have it too (the primary's AOF has it).
+        self.wait_replicas = wait_replicas
+        self.wait_timeout_ms = wait_timeout_ms
         self._append = redis.register_script(APPEND)
         self._read = redis.register_script(READ)
         self._read_stream = redis.register_script(READ_STREAM)
@@ -336,26 +353,32 @@ class EventStore:
             idem_key = keys.idempotency(partition, idempotency.principal, idempotency.key)
             idem_prefix = "{" + _pair("hash", idempotency.request_hash) + ","
             idem_prefix += _pair("stream", writes[0].stream)
+        script_keys = [
+            keys.log(partition),
+            keys.head(partition),
+            idem_key,
+            keys.trigger(partition),
+            keys.archived(partition),
+            *(keys.stream(partition, w.stream) for w in writes),
+        ]
+        args = [
+            idem_prefix,
+            self.idempotency_ttl,
+            *_epoch(now),
+            len(writes),
+            *(n for w in writes for n in (w.expected_version, len(w.events))),
+            *records,
+        ]
         try:
-            status, payload, *rest = self._append(
-                keys=[
-                    keys.log(partition),
-                    keys.head(partition),
-                    idem_key,
-                    keys.trigger(partition),
-                    keys.archived(partition),
-                    *(keys.stream(partition, w.stream) for w in writes),
-                ],
-                args=[
-                    idem_prefix,
-                    self.idempotency_ttl,
-                    *_epoch(now),
-                    len(writes),
-                    *(n for w in writes for n in (w.expected_version, len(w.events))),
-                    *records,
-                ],
-            )
-        except RedisError as exc:
+            if self.wait_replicas:  # acknowledged once replicas have it too
+                status, payload, *rest = self._waited(
+                    partition, lambda pipe: self._append(keys=script_keys, args=args, client=pipe)
+                )
+            else:
+                status, payload, *rest = self._append(keys=script_keys, args=args)
+        except NotReplicated:
+            raise WriteOutcomeUnknown(idempotency) from None
+        except (RedisError, RedisClusterException) as exc:
             if is_unavailable(exc):
                 raise WriteOutcomeUnknown(idempotency) from exc
             raise
@@ -383,6 +406,33 @@ class EventStore:
             triggered=rest == [1],
         )
 
+    def _waited(self, partition: str, write: Callable[[Pipeline], object]) -> Any:
+        """``write`` queued on a pipeline to the node that serves ``partition``, and WAIT after
+        it; its answer, or ``NotReplicated`` if ``wait_replicas`` replicas did not confirm it
+        (and everything written before it) in ``wait_timeout_ms``.
+
+        WAIT, not WAITAOF: the primary's own AOF has the write before it answers (appendfsync
+        always), and a replica that has it writes it to its AOF within milliseconds; WAITAOF,
+        which also waits for that, took a second per append on Valkey 8.1 (a replica reports
+        its AOF's position with its once-a-second acknowledgement), measured."""
+        client = self.redis
+        if isinstance(self.redis, RedisCluster):  # the node that serves the partition's slot
+            node = self.redis.get_node_from_key(keys.log(partition))
+            client = self.redis.get_redis_connection(node)
+        try:
+            with client.pipeline(transaction=False) as pipe:
+                write(pipe)
+                pipe.execute_command("WAIT", self.wait_replicas, self.wait_timeout_ms)
+                answer, replicas = pipe.execute()
+        except (RedisError, RedisClusterException):
+            if isinstance(self.redis, RedisCluster):  # a failover: learn the new primary
+                with contextlib.suppress(RedisError, RedisClusterException):
+                    self.redis.nodes_manager.initialize()
+            raise
+        if replicas < self.wait_replicas:
+            raise NotReplicated(f"{replicas} of {self.wait_replicas} replicas confirmed in time")
+        return answer
+
     def recorded(self, partition: str, idempotency: Idempotency) -> Recorded | None:
         """The result first recorded under this idempotency key, if any."""
         raw = self.redis.get(keys.idempotency(partition, idempotency.principal, idempotency.key))
@@ -398,7 +448,23 @@ class EventStore:
             return None
         if recorded.request_hash != idempotency.request_hash:
             raise IdempotencyKeyReused(idempotency.key)
+        if self.wait_replicas:
+            self._confirm(partition, idempotency)
         return recorded, self.read_stream(partition, recorded.stream)[: recorded.version]
+
+    def _confirm(self, partition: str, idempotency: Idempotency) -> None:
+        """A first result is only answered once it is as durable as a new append would be:
+        its first attempt may have timed out waiting for a replica. A write of ours (the key
+        lives on from now) and WAIT after it cover that attempt, which came before."""
+        key = keys.idempotency(partition, idempotency.principal, idempotency.key)
+        try:
+            self._waited(partition, lambda pipe: pipe.expire(key, self.idempotency_ttl))
+        except NotReplicated:
+            raise WriteOutcomeUnknown(idempotency) from None
+        except (RedisError, RedisClusterException) as exc:
+            if is_unavailable(exc):
+                raise WriteOutcomeUnknown(idempotency) from exc
+            raise
 
     def read_stream(self, partition: str, stream_id: str) -> list[StoredEvent]:
         """One aggregate's events in version order, in one round trip."""

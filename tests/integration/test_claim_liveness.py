@@ -10,6 +10,8 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 import redis as redis_lib
@@ -95,7 +97,7 @@ def test_claimed_orders_not_yet_projected_are_passed_over_for_one_still_free(
 
 
 def test_fifty_workers_claim_then_resolve_a_thousand_orders_each_claimed_once(
-    redis: redis_lib.Redis, redis_url: str
+    store_client: Callable[[], Any], redis: redis_lib.Redis, redis_url: str
 ) -> None:
     clock = Clock()
     svc = services(redis_url, redis, clock)
@@ -108,7 +110,7 @@ def test_fifty_workers_claim_then_resolve_a_thousand_orders_each_claimed_once(
     lock = threading.Lock()
 
     def project() -> None:  # what the RQ worker does, as appends trigger it
-        client = redis_lib.Redis.from_url(redis_url)
+        client = store_client()
         mine = services(redis_url, client, clock)
         while not done.is_set():
             mine.projector.catch_up(P)
@@ -116,7 +118,7 @@ def test_fifty_workers_claim_then_resolve_a_thousand_orders_each_claimed_once(
         client.close()
 
     def field_worker(staff_id: str) -> None:
-        client = redis_lib.Redis.from_url(redis_url)
+        client = store_client()
         mine = services(redis_url, client, clock)
         actor = Actor(staff_id, Role.FIELD, LIDU)
         try:

@@ -217,3 +217,64 @@ def test_api_serves_with_the_same_config_as_make_run(services: dict[str, Any]) -
 
     location = option(command_of(services["api"]), "--config")
     assert f'"--config", "{location}"' in inspect.getsource(devrun.run)
+
+
+# --- the cluster profile ------------------------------------------------------------------
+
+CLUSTER_NODES = [f"node-{i}" for i in range(1, 7)]
+CLUSTER_APPS = ["cluster-api", "cluster-worker", "cluster-scheduler"]
+
+
+def test_the_cluster_profile_has_six_nodes_that_fsync_every_write(services: dict[str, Any]) -> None:
+    for name in CLUSTER_NODES:
+        node = services[name]
+        assert node["profiles"] == ["cluster"], name
+        command = command_of(node)
+        assert option(command, "--cluster-enabled") == "yes", name
+        assert option(command, "--appendonly") == "yes", name
+        assert option(command, "--appendfsync") == "always", name
+        assert re.search(r"(valkey|redis)-cli ping", " ".join(node["healthcheck"]["test"]))
+
+
+def test_a_one_shot_job_makes_the_nodes_a_cluster_with_a_replica_each(
+    services: dict[str, Any],
+) -> None:
+    job = services["cluster-create"]
+    assert job["profiles"] == ["cluster"] and job["restart"] == "no"
+    script = " ".join(command_of(job))
+    assert "--cluster create" in script and "--cluster-replicas 1" in script
+    assert [n for n in CLUSTER_NODES if f"{n}:6379" in script] == CLUSTER_NODES
+    assert {n: d["condition"] for n, d in job["depends_on"].items()} == dict.fromkeys(
+        CLUSTER_NODES, "service_healthy"
+    )
+
+
+def test_rq_has_a_standalone_server_of_its_own(services: dict[str, Any]) -> None:
+    command = command_of(services["rq-redis"])
+    assert "--cluster-enabled" not in command
+    assert option(command, "--appendfsync") == "always"
+
+
+@pytest.mark.parametrize("service", CLUSTER_APPS)
+def test_the_cluster_apps_use_the_cluster_and_rq_s_own_server(
+    services: dict[str, Any], service: str
+) -> None:
+    app = services[service]
+    assert app["profiles"] == ["cluster"]
+    config = Config.from_env(environment(app))
+    seeds = [seed.split(":") for seed in config.redis_cluster_url.split(",")]
+    assert [host for host, _ in seeds] == CLUSTER_NODES and {p for _, p in seeds} == {"6379"}
+    assert urlsplit(config.rq_redis_url).hostname == "rq-redis"
+    assert config.wait_replicas == 1  # a 201 once a replica's AOF has the append
+    assert app["depends_on"]["cluster-create"]["condition"] == "service_completed_successfully"
+    assert app["depends_on"]["rq-redis"]["condition"] == "service_healthy"
+    for name in environment(app):
+        assert Config.from_env({name: "12345"}) != Config.from_env({}), name
+
+
+def test_the_cluster_apps_run_what_the_plain_ones_run(services: dict[str, Any]) -> None:
+    for plain in ("api", "worker", "scheduler"):
+        assert command_of(services[f"cluster-{plain}"]) == command_of(services[plain])
+    assert services["cluster-worker"]["deploy"]["replicas"] >= 2  # districts in parallel
+    assert "rq-redis" in " ".join(services["cluster-worker"]["healthcheck"]["test"])
+    assert "rq-redis" in " ".join(services["cluster-scheduler"]["healthcheck"]["test"])

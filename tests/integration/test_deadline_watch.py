@@ -15,6 +15,7 @@ by hand on the mainland calendar (the chinese-calendar package's 2026 schedule):
 from __future__ import annotations
 
 import multiprocessing
+import os
 import time
 from datetime import datetime
 from typing import Any
@@ -142,7 +143,11 @@ def watch_in_process(redis_url: str, now_iso: str, barrier: Any, results: Any, n
     and each reports its count and when its sweep started and ended (CLOCK_MONOTONIC is one
     clock for every process of the machine)."""
     clock = Clock(datetime.fromisoformat(now_iso))
-    svc = build_services(Config(redis_url=redis_url), clock=clock)
+    # On the cluster when the suite runs there (tests/cluster sets these, and a spawned
+    # process inherits the environment).
+    cluster = os.environ.get("REDIS_CLUSTER_URL", "")
+    config = Config(redis_url=redis_url, redis_cluster_url=cluster, rq_redis_url=redis_url)
+    svc = build_services(config, clock=clock)
     svc.reads.snapshot(P)  # connect before the start line
     barrier.wait(timeout=60)
     started = time.monotonic()

@@ -6,6 +6,7 @@ import json
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -121,14 +122,16 @@ def test_a_command_that_cannot_be_encoded_writes_nothing(redis: redis_lib.Redis)
     assert redis.dbsize() == 0
 
 
-def test_readers_never_see_part_of_a_command(redis: redis_lib.Redis, redis_url: str) -> None:
+def test_readers_never_see_part_of_a_command(
+    store_client: Callable[[], Any], redis: redis_lib.Redis, redis_url: str
+) -> None:
     """A reader polling concurrently only ever sees whole 5-event commands."""
     store = EventStore(redis)
     done = threading.Event()
     seen: list[tuple[int, int, int]] = []
 
     def read() -> None:
-        reader = client(redis_url)
+        reader = store_client()
         try:
             while not done.is_set():
                 seen.append(sizes(reader, "i-1"))
@@ -186,14 +189,14 @@ def test_new_stream_must_be_expected_at_zero(redis: redis_lib.Redis) -> None:
 
 
 def test_racing_writers_on_one_stream_exactly_one_wins(
-    redis: redis_lib.Redis, redis_url: str
+    store_client: Callable[[], Any], redis: redis_lib.Redis, redis_url: str
 ) -> None:
     n = 16
     barrier = threading.Barrier(n)
     results: list[object] = [None] * n
 
     def write(i: int) -> None:
-        own = client(redis_url)
+        own = store_client()
         try:
             store = EventStore(own)
             store.redis.ping()  # connect before the race
@@ -229,7 +232,7 @@ def test_racing_writers_on_one_stream_exactly_one_wins(
 
 
 def test_positions_are_gapless_and_in_commit_order_under_concurrent_writers(
-    redis: redis_lib.Redis, redis_url: str
+    store_client: Callable[[], Any], redis: redis_lib.Redis, redis_url: str
 ) -> None:
     writers, appends = 8, 30
     barrier = threading.Barrier(writers)
@@ -238,7 +241,7 @@ def test_positions_are_gapless_and_in_commit_order_under_concurrent_writers(
     errors: list[BaseException] = []
 
     def write(w: int) -> None:
-        own = client(redis_url)
+        own = store_client()
         try:
             store = EventStore(own)
             own.ping()
@@ -651,7 +654,7 @@ MICRO = timedelta(microseconds=1)
 
 
 def test_concurrent_appends_on_many_streams_keep_working_with_the_time_check(
-    redis: redis_lib.Redis, redis_url: str
+    store_client: Callable[[], Any], redis: redis_lib.Redis, redis_url: str
 ) -> None:
     """Writers racing on shared streams, each with a clock that only moves forward: every
     append either lands or loses a version race, none is refused for its time, and each
@@ -667,7 +670,7 @@ def test_concurrent_appends_on_many_streams_keep_working_with_the_time_check(
             return base + timedelta(microseconds=next(tick))
 
     def write(n: int) -> None:
-        store = EventStore(client(redis_url))
+        store = EventStore(store_client())
         for i in range(60):
             stream = streams[(n + i) % len(streams)]
             while True:

@@ -173,7 +173,7 @@ def test_crashes_at_many_batches_in_a_row_still_equal_a_rebuild(
 
 @pytest.mark.parametrize("lock_ttl_ms", [30_000, 1], ids=["locked", "lock-expires-at-once"])
 def test_two_projectors_at_once_equal_one_clean_run(
-    redis: redis_lib.Redis, redis_url: str, lock_ttl_ms: int
+    store_client: Callable[[], Any], redis: redis_lib.Redis, redis_url: str, lock_ttl_ms: int
 ) -> None:
     """With the lock, the second projector steps aside; with a lock that expires at once, the
     two run side by side and the WATCH on the checkpoint alone keeps each event applied once.
@@ -186,7 +186,7 @@ def test_two_projectors_at_once_equal_one_clean_run(
     writing.set()
 
     def projector_loop(n: int) -> int:
-        client = redis_lib.Redis.from_url(redis_url)
+        client = store_client()
         try:
 
             def slow_commit(position: int) -> None:
@@ -205,7 +205,7 @@ def test_two_projectors_at_once_equal_one_clean_run(
             client.close()
 
     def writer() -> None:
-        client = redis_lib.Redis.from_url(redis_url)
+        client = store_client()
         try:
             mine = services(redis_url, client, clock)
             live_through(mine, clock, LIVES[:8])
@@ -489,7 +489,7 @@ def test_a_thousand_appends_enqueue_a_handful_of_catch_ups(
 ) -> None:
     clock = Clock()
     svc = services(redis_url, redis, clock, stocked=False)  # work orders only: no appends first
-    queue = Queue(Config().queue, connection=redis, serializer=JSONSerializer)
+    queue = Queue(Config().queue, connection=svc.rq, serializer=JSONSerializer)
     assert queue.count == 0
     for i in range(1000):
         clock.advance(seconds=1)
@@ -518,7 +518,7 @@ def count_events(svc: Any, incident_id: str, event_type: type) -> int:
 
 
 def test_expire_leases_returns_a_claim_once_however_often_and_concurrently_it_runs(
-    redis: redis_lib.Redis, redis_url: str
+    store_client: Callable[[], Any], redis: redis_lib.Redis, redis_url: str
 ) -> None:
     clock = Clock()
     svc = services(redis_url, redis, clock)
@@ -542,7 +542,7 @@ def test_expire_leases_returns_a_claim_once_however_often_and_concurrently_it_ru
     clock.advance(minutes=Config().lease_minutes + 1)
 
     def watcher() -> int:
-        client = redis_lib.Redis.from_url(redis_url)
+        client = store_client()
         try:
             return services(redis_url, client, clock).watchers.expire_leases(P)
         finally:
@@ -569,7 +569,7 @@ def test_expire_leases_returns_a_claim_once_however_often_and_concurrently_it_ru
 
 
 def test_twenty_field_workers_race_for_ten_orders_and_each_is_held_once(
-    redis: redis_lib.Redis, redis_url: str
+    store_client: Callable[[], Any], redis: redis_lib.Redis, redis_url: str
 ) -> None:
     clock = Clock()
     svc = services(redis_url, redis, clock)
@@ -590,7 +590,7 @@ def test_twenty_field_workers_race_for_ten_orders_and_each_is_held_once(
 
     def field_worker(i: int) -> Callable[[], Written | None]:
         def claim() -> Written | None:
-            client = redis_lib.Redis.from_url(redis_url)
+            client = store_client()
             try:
                 mine = services(redis_url, client, clock)
                 actor = Actor(subject=f"vol{i}", role=Role.FIELD, unit=LIDU)

@@ -106,7 +106,7 @@ class DemoDay(DayDraw, DemoSupplies):
 
     def run(self) -> Summary:
         self._refuse()
-        with TickFence(self.services.redis, self.services.config.queue) as fence:
+        with TickFence(self.services.rq, self.services.config.queue) as fence:
             self._refuse_if_seeded()
             self._seed_story()
             self._register_staff()
@@ -133,8 +133,7 @@ class DemoDay(DayDraw, DemoSupplies):
         staff have later events here: each would put history out of order."""
         if self.day > self.now.date():
             raise DemoRefused(f"{self.day} has not begun")
-        redis = self.services.redis
-        if self.day < self.now.date() and redis.exists(keys.scheduler_heartbeat()):
+        if self.day < self.now.date() and self.services.rq.exists(keys.scheduler_heartbeat()):
             raise LiveWatchers(
                 f"{self.day} is a past day and live watchers run on this data (a scheduler's "
                 "heartbeat: `coordination dev`?): their deadline watch would date today's "

@@ -1,0 +1,200 @@
+"""The cluster section of the bench (``--only cluster``): does a second shard buy throughput?
+
+On a Valkey Cluster of 3 primaries and a replica each (the embedded server binary, every node
+on ``appendfsync always``) and, beside it, a standalone server (RQ's, and the baseline):
+
+1. Appends: ``WRITERS`` processes appending one command each (a report, then a signing, on
+   streams of their own, half in each district), for ``--cluster-seconds``: on the standalone
+   server, then on the cluster (the two districts on two shards).
+2. Catch-up: each district filled with ``--cluster-events`` events of the read side's lives
+   (interleaved, on ``appendfsync no`` while filling), then one projector process catching up
+   one district, against two projector processes catching up the two districts at once.
+   Target: the two together at least 1.5 times the events per second of the one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from redis.cluster import RedisCluster
+
+from bench import load
+from bench.readside import fill_process
+from coordination.config import Config
+from coordination.devtools.cluster import EmbeddedCluster
+from coordination.devtools.embedded import EmbeddedServer
+from coordination.store import keys
+from coordination.store.connection import connect, connect_cluster
+from coordination.store.eventstore import EventStore
+
+DISTRICTS = ("gangwen", "haiyun")
+WRITERS = 4
+SCALE_TARGET = 1.5
+CATCH_UP = """
+import sys, time
+from coordination.bootstrap import build_services
+from coordination.config import Config
+seeds, rq, district, gen = sys.argv[1:5]
+services = build_services(Config(redis_url=rq, redis_cluster_url=seeds, rq_redis_url=rq))
+services.redis.set("{" + district + "}:proj:generation", gen)
+t = time.perf_counter()
+applied = services.projector.catch_up(district)
+print(applied, time.perf_counter() - t)
+"""
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("cluster")
+    g.add_argument("--cluster-events", type=int, default=0, help="events per district "
+                   "(default 100,000; 20,000 with --quick)")  # fmt: skip
+    g.add_argument("--cluster-seconds", type=float, default=0, help="seconds per append run "
+                   "(default 10; 4 with --quick)")  # fmt: skip
+
+
+@dataclass
+class ClusterReport:
+    appends_single: float = 0.0
+    appends_cluster: float = 0.0
+    one: tuple[int, float] = (0, 0.0)  # events, seconds: one district, one projector
+    two: tuple[int, float] = (0, 0.0)  # both districts, two projectors at once
+    detail: str = ""
+
+    @property
+    def scale(self) -> float:
+        one = self.one[0] / max(self.one[1], 1e-9)
+        return (self.two[0] / max(self.two[1], 1e-9)) / max(one, 1e-9)
+
+
+def append_for(config: Config, index: int, seconds: float) -> int:
+    """One writer process: commands on streams of its own, both districts, for ``seconds``."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from coordination.domain.events import IncidentClosed, IncidentSignedFor
+
+    client = connect(config)
+    store = EventStore(client)
+    now = datetime(2020, 2, 8, 8, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+    versions: dict[str, int] = {}
+    done = 0
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        district = DISTRICTS[done % 2]
+        stream = f"{district}-bench-{index}-{done % 50}"
+        version = versions.get(stream, 0)
+        event = (
+            IncidentSignedFor(unit=f"{district}/x", note="")
+            if version % 2
+            else (IncidentClosed(note=""))
+        )
+        now += timedelta(milliseconds=1)
+        store.append(district, stream, version, [event], actor="bench", now=now)
+        versions[stream] = version + 1
+        done += 1
+    client.close()
+    return done
+
+
+def _appends(config: Config, seconds: float) -> float:
+    with mp.get_context("spawn").Pool(WRITERS) as pool:
+        t = time.perf_counter()
+        counts = pool.starmap(append_for, [(config, i, seconds) for i in range(WRITERS)])
+        return sum(counts) / (time.perf_counter() - t)
+
+
+def run(args: argparse.Namespace, tmp: Path, progress: Callable[[str], None]) -> ClusterReport:
+    events = args.cluster_events or (20_000 if args.quick else 100_000)
+    seconds = args.cluster_seconds or (4.0 if args.quick else 10.0)
+    report = ClusterReport()
+    with EmbeddedServer(tmp / "standalone") as single, EmbeddedCluster(tmp / "cluster") as cluster:
+        cluster_config = Config(
+            redis_url=single.url, redis_cluster_url=cluster.seeds, rq_redis_url=single.url
+        )
+        progress(f"cluster: appends by {WRITERS} writers for {seconds:g} s, standalone server")
+        report.appends_single = _appends(Config(redis_url=single.url), seconds)
+        progress(f"cluster: appends by {WRITERS} writers for {seconds:g} s, on the cluster")
+        report.appends_cluster = _appends(cluster_config, seconds)
+
+        client = connect_cluster(cluster_config)
+        client.flushall(target_nodes=RedisCluster.PRIMARIES)
+        owners = {d: cluster.owner(keys.log(d)).port for d in DISTRICTS}
+        if len(set(owners.values())) != len(DISTRICTS):
+            raise RuntimeError(f"the districts share a shard: {owners}")
+        for node in client.get_primaries():
+            client.config_set("appendfsync", "no", target_nodes=node)
+        progress(f"cluster: filling {', '.join(DISTRICTS)} with {events:,} events each")
+        jobs = [
+            (fill_process, (single.url, 0, 1, events, 2000, 10**9 * i, d, cluster.seeds))
+            for i, d in enumerate(DISTRICTS)
+        ]
+        load.run_processes(jobs, limit=1800)
+        for node in client.get_primaries():
+            client.config_set("appendfsync", "always", target_nodes=node)
+        heads = {d: int(client.get(keys.head(d)) or 0) for d in DISTRICTS}
+        client.close()
+
+        progress(f"cluster: one projector catching up {DISTRICTS[0]} ({heads[DISTRICTS[0]]:,})")
+        (one,) = _catch_up(cluster, single.url, [(DISTRICTS[0], 1)])
+        report.one = one
+        progress("cluster: two projectors catching up both districts at once")
+        both = _catch_up(cluster, single.url, [(DISTRICTS[0], 2), (DISTRICTS[1], 1)])
+        report.two = (sum(n for n, _ in both), max(s for _, s in both))
+        report.detail = (
+            f"districts on primaries {owners}; {heads} events; each projector a process of "
+            "its own; catch-up time from the projector's start to its end"
+        )
+    return report
+
+
+def _catch_up(
+    cluster: EmbeddedCluster, rq: str, runs: list[tuple[str, int]]
+) -> list[tuple[int, float]]:
+    """Projector processes started together, each catching one district up into a fresh
+    generation; (events applied, seconds) each."""
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", CATCH_UP, cluster.seeds, rq, district, str(gen)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for district, gen in runs
+    ]
+    found: list[tuple[int, float]] = []
+    for proc in procs:
+        out, _ = proc.communicate(timeout=1800)
+        if proc.returncode != 0:
+            raise RuntimeError(f"a catch-up failed ({proc.returncode})")
+        applied, seconds = out.split()
+        found.append((int(applied), float(seconds)))
+    return found
+
+
+def print_report(report: ClusterReport) -> list[tuple[str, bool]]:
+    ratio = report.appends_cluster / max(report.appends_single, 1e-9)
+    print(
+        f"  appends, {WRITERS} writers: standalone {report.appends_single:,.0f}/s, cluster "
+        f"{report.appends_cluster:,.0f}/s ({ratio:.2f}x; not a target)"
+    )
+    one_rate = report.one[0] / max(report.one[1], 1e-9)
+    two_rate = report.two[0] / max(report.two[1], 1e-9)
+    ok = report.scale >= SCALE_TARGET
+    print(
+        f"  catch-up: one district, one projector {report.one[0]:,} events in "
+        f"{report.one[1]:.1f} s ({one_rate:,.0f}/s); two districts on two shards, two "
+        f"projectors {report.two[0]:,} in {report.two[1]:.1f} s ({two_rate:,.0f}/s): "
+        f"{report.scale:.2f}x   (target >= {SCALE_TARGET:g}x)  {'PASS' if ok else 'MISS'}"
+    )
+    print(f"  {report.detail}")
+    return [(f"two districts / one district catch-up = {report.scale:.2f}x", ok)]
+
+
+__all__: list[Any] = ["add_arguments", "print_report", "run"]

@@ -1,0 +1,71 @@
+"""A city of two districts on the cluster: the units file ``city.json`` holds 港闻区 (gangwen)
+and 海韵区 (haiyun), each a partition of the log, whose keys fall on different shards. Orders
+are routed to their district by place, each district's dispatcher sees its own, a projector
+per district catches each up, and the daily report is per district."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from redis.cluster import RedisCluster
+
+from coordination.api.app import create_app
+from coordination.config import Config
+from coordination.devtools.cluster import EmbeddedCluster
+from coordination.domain.access import Role
+from coordination.store import keys
+
+CITY = Path(__file__).resolve().parents[2] / "coordination" / "data" / "city.json"
+
+
+def order(place: str) -> dict[str, Any]:
+    return {
+        "kind": "work_order",
+        "category": "consultation",
+        "title": "居民反映问题",
+        "place": place,
+        "reporter": {"name": "张三", "phone": "13812345678"},
+    }
+
+
+def test_two_districts_of_a_city_each_their_own_partition_on_its_own_shard(
+    cluster: EmbeddedCluster, redis: RedisCluster, redis_url: str
+) -> None:
+    app: Flask = create_app(Config(redis_url=redis_url, units_file=CITY), redis=redis)
+    services = app.extensions["coordination"]
+    assert services.partitions == ["gangwen", "haiyun"]
+    assert cluster.owner(keys.log("gangwen")) is not cluster.owner(keys.log("haiyun"))
+    client = app.test_client()
+    secrets = {
+        d: services.tokens.create(Role.DISPATCHER, d, f"dispatcher-{d}")[0]
+        for d in ("gangwen", "haiyun")
+    }
+
+    def headers(district: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {secrets[district]}"}
+
+    made = {}
+    for district, place in (("gangwen", "丽都花园"), ("haiyun", "月湾小区"), ("haiyun", "灯塔")):
+        answer = client.post("/incidents", json=order(place), headers=headers(district))
+        assert answer.status_code == 201, answer.get_json()
+        made.setdefault(district, []).append(answer.get_json()["incident"]["id"])
+    assert all(i.startswith("haiyun-") for i in made["haiyun"])
+    # A district's dispatcher cannot file an order at the other district's places.
+    across = client.post("/incidents", json=order("月湾"), headers=headers("gangwen"))
+    assert across.status_code in (403, 422), across.get_json()
+
+    assert int(redis.get(keys.head("gangwen"))) > 0 and int(redis.get(keys.head("haiyun"))) > 0
+    for district in ("gangwen", "haiyun"):
+        services.projector.catch_up(district)
+        listed = client.get("/incidents", headers=headers(district)).get_json()
+        assert sorted(i["id"] for i in listed["items"]) == sorted(made[district])
+        other = "haiyun" if district == "gangwen" else "gangwen"
+        seen = client.get(f"/incidents/{made[other][0]}", headers=headers(district))
+        assert seen.status_code == 404
+        day = {"date": listed["items"][0]["created_at"][:10]}
+        report = client.get("/reports/daily", headers=headers(district), query_string=day)
+        assert report.status_code == 200, report.get_json()
+        assert report.get_json()["district"] == district
+        assert report.get_json()["total"]["reported"] == len(made[district])
