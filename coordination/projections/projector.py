@@ -23,7 +23,12 @@ from zoneinfo import ZoneInfo
 from redis import Redis
 
 from coordination.domain.staff import STREAM_PREFIX, StaffMember, is_staff_stream
-from coordination.domain.supplies import Ledger, is_supply_stream
+from coordination.domain.supplies import (
+    CATALOGUE_STREAM,
+    Ledger,
+    is_supply_stream,
+    unit_of_stream,
+)
 from coordination.metrics import instruments
 from coordination.projections import queues, staff_views, supplies, views
 from coordination.projections.views import View
@@ -330,6 +335,9 @@ class Projector:
             for raw in (fetched.ledger_raws.get(s),)
         }
         fresh.update(supplies.apply(w, partition, gen, fetched.supply, found, self.tz))
+        for stream, events in fetched.supply.items():  # a ledger moved: its dashboards look
+            unit = partition if stream == CATALOGUE_STREAM else unit_of_stream(stream)
+            changed[unit] = max(changed.get(unit, 0), events[-1].position)
         if changed:
             w.hset(keys.unit_changes(partition, gen), changed)
         spells.write(w, partition, gen)

@@ -223,8 +223,9 @@ def demo_day(partition: str, day: str) -> str:
 
 def unit_changes(partition: str, gen: int) -> str:
     """Per unit, the last position at which an order changed there (held by the unit, or
-    waiting in its queue, before or after the event). A unit's live stream watches the
-    largest of its subtree's fields."""
+    waiting in its queue, before or after the event) or its supplies ledger moved (the
+    catalogue: the district's). A unit's live stream watches the largest of its subtree's
+    fields."""
     return projection_prefix(partition, gen) + "unit-changes"
 
 

@@ -25,6 +25,7 @@ from helpers_projection import (
     P,
     assert_same,
     dump_generation,
+    head,
     rebuilt,
     report_fields,
     step,
@@ -330,3 +331,32 @@ def test_the_districts_own_stock_is_a_row_like_any_units(svc: Services, clock: C
     assert [(r.unit, r.item, r.on_hand, r.available, r.measure) for r in rows] == [
         (DISTRICT, "口罩", 10, 10, "个")
     ]
+
+
+def test_a_ledger_that_moves_wakes_the_dashboards_that_watch_its_unit(
+    redis_url: str, redis: redis_lib.Redis, clock: Clock
+) -> None:
+    """A live dashboard looks again when an order of its subtree changed, and when a ledger
+    of its subtree moved: a donation, each end of a transfer, and the catalogue (the
+    district's) mark their unit at the position that moved it."""
+    svc = fresh(redis_url, redis, clock)
+    svc.projector.catch_up(P)
+    catalogue_at = head(redis)
+    clock.now = at(2, 2, 10)
+    donate(svc, HUAQIAO, Donor(DonorKind.ORGANISATION, "某公司党支部"), Line("纸巾", 2))
+    donated_at = head(redis)
+    clock.now = at(2, 2, 11)
+    sent = svc.supplies.execute(ADMIN, HUAQIAO, DispatchTransfer(CHENQIAO, (Line("纸巾", 1),)))
+    sent_at = head(redis)
+    svc.projector.catch_up(P)
+    _, _, changes = svc.reads.unit_changes(P)
+    assert changes[P] == catalogue_at
+    assert changes[HUAQIAO] == sent_at > donated_at  # the sender's ledger moved last then
+    assert CHENQIAO not in changes and LIDU not in changes  # on its way: nothing there yet
+    clock.now = at(2, 2, 12)
+    svc.supplies.receive(ADMIN, ReceiveTransfer(sent.event.transfer_id))
+    svc.projector.catch_up(P)
+    _, _, changes = svc.reads.unit_changes(P)
+    # The receipt is one append to both ledgers: received at one end, settled at the other.
+    assert sorted([changes[CHENQIAO], changes[HUAQIAO]]) == [head(redis) - 1, head(redis)]
+    assert LIDU not in changes
