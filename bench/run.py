@@ -311,7 +311,7 @@ class Bench:
         if args.only in (None, "cluster"):
             if args.only == "cluster":
                 self._header()
-            print("\nCluster (3 primaries, a replica each, appendfsync always)")
+            print("\nCluster (3 primaries; every node on appendfsync always)")
             targets = cluster.print_report(cluster.run(args, self.tmp, self.progress))
             print("\nTargets (cluster)")
             for text, ok in targets:
