@@ -110,8 +110,8 @@ class ReadModels:
         self, partition: str, gen: int | None = None
     ) -> tuple[int, int, dict[str, int]]:
         """What a live stream watches: (generation, checkpoint, unit -> the last position at
-        which an order or the unit's ledger changed there), read at one moment (one transaction; ``gen``, the
-        generation last seen, saves looking it up first)."""
+        which an order or the unit's ledger changed there), read at one moment (one
+        transaction; ``gen``, the generation last seen, saves looking it up first)."""
         gen = gen or keys.current_generation(self.redis, partition)
         for _ in range(3):
             with self.redis.pipeline(transaction=True) as pipe:

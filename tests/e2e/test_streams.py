@@ -201,6 +201,7 @@ def test_a_community_stream_is_woken_by_its_own_community_only(
 ) -> None:
     """Needs the projector's per-unit change hash (``keys.unit_changes``)."""
     base = serve(app)
+    catch_up()  # the fixture's stock in every ledger (丽都's too) is projected before we watch
     lidu_secret, _ = token(app, Role.VIEWER, LIDU, "screen@lidu")
     district_secret, _ = token(app, Role.VIEWER, "gangwen", "screen@gangwen")
     lidu, district = streams(base, lidu_secret), streams(base, district_secret)
