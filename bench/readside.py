@@ -29,6 +29,7 @@ import os
 import queue as queue_lib
 import random
 import resource
+import shutil
 import signal
 import subprocess
 import sys
@@ -706,6 +707,12 @@ class ReadSide:
         finally:
             redis.close()
             valkey.stop()
+            # Its gigabyte of AOF and the archive's segments, still being written back, would
+            # slow the next section's fsyncs (ext4 commits other files' dirty data with them).
+            if not getattr(args, "keep", False):
+                shutil.rmtree(valkey.data_dir, ignore_errors=True)
+                shutil.rmtree(self.tmp / "archive", ignore_errors=True)
+            os.sync()
 
     def _timed_read(
         self,
