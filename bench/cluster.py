@@ -23,9 +23,9 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from zoneinfo import ZoneInfo
 
 from redis.cluster import RedisCluster
 
@@ -34,6 +34,7 @@ from bench.readside import fill_process
 from coordination.config import Config
 from coordination.devtools.cluster import EmbeddedCluster
 from coordination.devtools.embedded import EmbeddedServer
+from coordination.domain.events import IncidentClosed, IncidentSignedFor
 from coordination.store import keys
 from coordination.store.connection import connect, connect_cluster
 from coordination.store.eventstore import EventStore
@@ -83,11 +84,6 @@ class ClusterReport:
 
 def append_for(config: Config, index: int, seconds: float) -> int:
     """One writer process: commands on streams of its own, both districts, for ``seconds``."""
-    from datetime import datetime
-    from zoneinfo import ZoneInfo
-
-    from coordination.domain.events import IncidentClosed, IncidentSignedFor
-
     client = connect(config)
     store = EventStore(client)
     now = datetime(2020, 2, 8, 8, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
@@ -212,6 +208,3 @@ def print_report(report: ClusterReport) -> list[tuple[str, bool]]:
         "node on appendfsync always (no while filling); the two districts on two primaries"
     )
     return targets
-
-
-__all__: list[Any] = ["add_arguments", "print_report", "run"]

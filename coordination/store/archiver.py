@@ -39,7 +39,7 @@ from coordination.store.segments import (
     Manifest,
     SegmentStore,
     location,
-    positions_of,
+    position_of,
 )
 
 CLOSING = "IncidentClosed"
@@ -334,7 +334,7 @@ class Archiver:
                     if found[:1] and found[0][:1] == b"@":
                         raise ArchiveError(f"a stream of {partition} was let go before its segment")
                     records.extend(found)
-        return sorted(records, key=lambda r: positions_of([r])[0])
+        return sorted(records, key=position_of)
 
     def _compact(self, partition: str, token: str) -> None:
         """Copy the log's live entries into a fresh stream that takes its place."""
@@ -434,7 +434,7 @@ def _dead(holder: str) -> bool:
 
 def _place(manifest: Manifest, firsts: list[int], items: Sequence[bytes]) -> str:
     """Where a stream's records are in the segment: the frames holding its positions."""
-    positions = [int(i) if i[:1] != b"{" else positions_of([i])[0] for i in items]
+    positions = [int(i) if i[:1] != b"{" else position_of(i) for i in items]
     frames = sorted({bisect.bisect_right(firsts, p) - 1 for p in positions})
     if positions[-1] > manifest.last or frames[0] < 0:
         raise ArchiveError(f"segment {manifest.name} does not cover the stream it was written for")

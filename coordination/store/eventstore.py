@@ -38,6 +38,7 @@ from coordination.store.segments import (
     SegmentStore,
     iter_frames,
     parse_location,
+    position_of,
 )
 
 # An ISO 8601 time as written by ``datetime.isoformat()`` (an offset always: the store refuses
@@ -489,13 +490,15 @@ class EventStore:
         if manifest is None:
             raise ArchiveError(f"{stream_id} is archived in segment {name}, whose manifest is gone")
         mine = b'"stream":' + msgspec.json.encode(stream_id) + b","  # a cheap filter first
-        records = [
-            record
+        found = [
+            (record, _RECORDS.decode(record))
             for i in frames
             for record in self.archive.frame(manifest, i)
-            if mine in record and _RECORDS.decode(record).stream == stream_id
+            if mine in record
         ]
-        if [_RECORDS.decode(r).version for r in records] != list(range(1, events + 1)):
+        records = [record for record, decoded in found if decoded.stream == stream_id]
+        versions = [decoded.version for _, decoded in found if decoded.stream == stream_id]
+        if versions != list(range(1, events + 1)):
             raise CorruptSegment(
                 f"the archive segment {name} of {partition} does not hold {stream_id}'s "
                 f"{events} events"
@@ -529,7 +532,7 @@ class EventStore:
         )
         if after < archived_top:
             # A full batch from the log bounds what the archive can add before its end.
-            upto = _position(records[-1]) if len(records) == count else archived_top
+            upto = position_of(records[-1]) if len(records) == count else archived_top
             archived = self._archived_after(partition, after, min(upto, archived_top), count)
             records = _merged(records, archived, count)
         return [self._load(record) for record in records]
@@ -545,7 +548,7 @@ class EventStore:
             taken = 0
             for frame in iter_frames(self.archive, manifest, after, upto):
                 for record in frame:
-                    position = _position(record)
+                    position = position_of(record)
                     if after < position <= upto:
                         found.append((position, record))
                         taken += 1
@@ -606,24 +609,13 @@ def _record(draft: StoredEvent) -> bytes:
     )
 
 
-def _position(record: bytes) -> int:
-    return _POSITIONED.decode(record).position
-
-
-class _Positioned(msgspec.Struct):
-    position: int
-
-
-_POSITIONED = msgspec.json.Decoder(_Positioned)
-
-
 def _merged(live: list[bytes], archived: list[bytes], count: int) -> list[bytes]:
     """The first ``count`` records of both, by position, each position once (a record being
     archived is in both for a moment: the segment is written before the log lets it go)."""
     if not archived:
         return live
-    by_position = {_position(r): r for r in archived}
-    by_position.update((_position(r), r) for r in live)
+    by_position = {position_of(r): r for r in archived}
+    by_position.update((position_of(r), r) for r in live)
     return [by_position[p] for p in sorted(by_position)[:count]]
 
 

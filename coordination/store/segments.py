@@ -92,9 +92,13 @@ class SegmentStore(Protocol):
         """Check the whole segment against its manifest."""
 
 
+def position_of(record: bytes) -> int:
+    """The position a stored record starts with (``{"position":N,...``)."""
+    return _POSITIONS.decode(record).position
+
+
 def positions_of(records: Sequence[bytes]) -> list[int]:
-    """The position each stored record starts with (``{"position":N,...``)."""
-    return [_POSITIONS.decode(r).position for r in records]
+    return [position_of(r) for r in records]
 
 
 class _Positioned(msgspec.Struct):

@@ -30,9 +30,10 @@ from people import (
     make_app,
     report_body,
 )
+from units import two_districts_tree
 
 from coordination.api.app import create_app
-from coordination.config import DEFAULT_UNITS_FILE, Config
+from coordination.config import Config
 from coordination.domain.access import Role
 
 FL = "field@gangwen/chenqiao/lidu"
@@ -201,19 +202,8 @@ def test_the_days_report_counts_calls_and_orders_apart(api: Api, clock: Clock) -
 
 @pytest.fixture
 def two_districts(tmp_path: Path) -> Path:
-    """The demo district and a neighbour, 海西区, with its own street, community and place."""
-    tree = json.loads(DEFAULT_UNITS_FILE.read_text(encoding="utf-8"))
-    tree["units"] += [
-        {"id": "haixi", "name": "海西区", "level": "district"},
-        {"id": "haixi/nanhu", "name": "南湖街道", "level": "street", "parent": "haixi"},
-        {
-            "id": "haixi/nanhu/lanting",
-            "name": "兰亭社区",
-            "level": "community",
-            "parent": "haixi/nanhu",
-        },
-    ]
-    tree["places"]["兰亭花园"] = "haixi/nanhu/lanting"
+    """The demo district and a neighbour, 海西区 (``units.two_districts_tree``), on disk."""
+    tree = two_districts_tree()
     path = tmp_path / "units.json"
     path.write_text(json.dumps(tree, ensure_ascii=False), encoding="utf-8")
     return path

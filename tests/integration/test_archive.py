@@ -13,7 +13,6 @@ from __future__ import annotations
 import collections
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -27,6 +26,7 @@ from helpers_projection import (
     dump_generation,
     rebuilt,
     report_fields,
+    step,
 )
 from supplies import stock_up
 
@@ -76,6 +76,19 @@ def fill(
             drive(svc, incident, name)
         (still_open if i % 5 == 4 else closed).append(incident)
     return closed, still_open
+
+
+def closed_orders(
+    redis_url: str, redis: redis_lib.Redis, root: Path, orders: int
+) -> tuple[Services, Clock, list[str]]:
+    """Services archiving into ``root``, stocked, with ``orders`` orders lived through from
+    ``START`` (most of them closed) and projected; the services, their clock, the closed ids."""
+    clock = Clock(START)
+    svc = archiving_services(redis_url, redis, root, clock)
+    stock_up(svc)
+    closed, _ = fill(svc, clock, orders)
+    svc.projector.catch_up(P)
+    return svc, clock, closed
 
 
 def everywhere(redis: redis_lib.Redis, segments: DirectorySegments) -> collections.Counter[int]:
@@ -156,7 +169,7 @@ def test_a_year_of_closed_orders_leaves_redis_and_every_read_still_finds_it(
         assert fresh.store.read_stream_tail(P, incident, 2) == histories[incident][2:]
     # It takes no more events: the domain sees it closed, the log refuses it all the same.
     with pytest.raises(DomainError):
-        fresh.incidents.execute(ADMIN, closed[0], drive_step("close"))
+        fresh.incidents.execute(ADMIN, closed[0], step("close"))
     with pytest.raises(StreamArchived):
         fresh.store.append(P, closed[0], len(histories[closed[0]]), [IncidentClosed("again")],
                            actor="admin", now=clock())  # fmt: skip
@@ -178,12 +191,6 @@ def test_a_year_of_closed_orders_leaves_redis_and_every_read_still_finds_it(
     again = fresh.archive(P)
     assert (again.streams, again.events) == (0, 0)
     assert everywhere(redis, segments) == collections.Counter(range(1, head + 1))
-
-
-def drive_step(name: str) -> Any:
-    from helpers_projection import step
-
-    return step(name)
 
 
 def test_nothing_is_let_go_that_a_projection_has_not_applied(
@@ -213,11 +220,7 @@ def test_nothing_is_let_go_that_a_projection_has_not_applied(
 def test_a_stream_fenced_and_written_is_kept_until_a_rebuild_that_began_meanwhile_passes_it(
     redis_url: str, redis: redis_lib.Redis, tmp_path: Path
 ) -> None:
-    clock = Clock(START)
-    svc = archiving_services(redis_url, redis, tmp_path / "archive", clock)
-    stock_up(svc)
-    closed, _ = fill(svc, clock, 10)
-    svc.projector.catch_up(P)
+    svc, clock, closed = closed_orders(redis_url, redis, tmp_path / "archive", 10)
     clock.advance(days=100)
 
     def rebuild_begins(step: str) -> None:
@@ -243,11 +246,7 @@ def test_a_stream_fenced_and_written_is_kept_until_a_rebuild_that_began_meanwhil
 def test_a_corrupted_segment_fails_reads_loudly_naming_the_file(
     redis_url: str, redis: redis_lib.Redis, tmp_path: Path
 ) -> None:
-    clock = Clock(START)
-    svc = archiving_services(redis_url, redis, tmp_path / "archive", clock)
-    stock_up(svc)
-    closed, _ = fill(svc, clock, 10)
-    svc.projector.catch_up(P)
+    svc, clock, closed = closed_orders(redis_url, redis, tmp_path / "archive", 10)
     clock.advance(days=100)
     svc.archive(P)
     (manifest,) = svc.archiver.segments.manifests(P)
@@ -277,12 +276,8 @@ def test_standard_tools_read_the_segments_as_they_are(
     """The README's DuckDB query, run over the segments, counts what was archived."""
     import duckdb
 
-    clock = Clock(START)
     root = tmp_path / "archive"
-    svc = archiving_services(redis_url, redis, root, clock)
-    stock_up(svc)
-    closed, _ = fill(svc, clock, 30)
-    svc.projector.catch_up(P)
+    svc, clock, closed = closed_orders(redis_url, redis, root, 30)
     expected = collections.Counter(e.type for i in closed for e in svc.store.read_stream(P, i))
     clock.advance(days=100)
     svc.archiver.segment_events, svc.archiver.chunk = 40, 4  # several segments

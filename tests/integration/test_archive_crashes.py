@@ -20,7 +20,7 @@ from clock import START, Clock
 from flask import Flask
 from helpers_projection import ADMIN, P
 from supplies import stock_up
-from test_archive import archiving_services, everywhere, fill
+from test_archive import archiving_services, closed_orders, everywhere, fill
 
 from coordination.api.app import create_app
 from coordination.bootstrap import Services
@@ -119,12 +119,7 @@ def test_the_archiver_killed_at_each_step_twenty_times_loses_and_doubles_nothing
 
 @pytest.fixture
 def filled(redis_url: str, redis: redis_lib.Redis, tmp_path: Path) -> Services:
-    clock = Clock(START)
-    svc = archiving_services(redis_url, redis, tmp_path / "archive", clock)
-    stock_up(svc)
-    fill(svc, clock, 40)
-    svc.projector.catch_up(P)
-    return svc
+    return closed_orders(redis_url, redis, tmp_path / "archive", 40)[0]
 
 
 def untouched(redis: redis_lib.Redis) -> tuple[int, int, int]:
@@ -205,11 +200,7 @@ def test_an_archived_order_is_served_by_the_api_and_a_corrupt_segment_is_named(
     redis_url: str, redis: redis_lib.Redis, tmp_path: Path
 ) -> None:
     root = tmp_path / "archive"
-    clock = Clock(START)
-    svc = archiving_services(redis_url, redis, root, clock)
-    stock_up(svc)
-    closed, _ = fill(svc, clock, 10)
-    svc.projector.catch_up(P)
+    svc, clock, closed = closed_orders(redis_url, redis, root, 10)
     app: Flask = create_app(Config(redis_url=redis_url, archive_dir=root), redis=redis, clock=clock)
     secret, _ = app.extensions["coordination"].tokens.create(Role.ADMIN, ADMIN.unit, "admin")
     client, headers = app.test_client(), {"Authorization": f"Bearer {secret}"}

@@ -12,12 +12,12 @@ from builders import (
     closed,
     dispatched_to_street,
     handed_down_to_lidu,
-    load_tree,
     resolved_at_lidu,
     returned_to_district,
     signed_at_street,
 )
 from spec import Spec, refused
+from units import two_districts_tree
 
 from coordination.domain.access import COMMANDS, PERMISSIONS, Action, Role
 from coordination.domain.commands import Command, LinkCall
@@ -34,19 +34,7 @@ CALLER = Contact("赵先生", "13700001111")
 
 def two_districts() -> Jurisdiction:
     """The demo district and a neighbour, 海西区, with one street, one community, one place."""
-    tree: dict[str, Any] = load_tree()
-    tree["units"] += [
-        {"id": "haixi", "name": "海西区", "level": "district"},
-        {"id": "haixi/nanhu", "name": "南湖街道", "level": "street", "parent": "haixi"},
-        {
-            "id": "haixi/nanhu/lanting",
-            "name": "兰亭社区",
-            "level": "community",
-            "parent": "haixi/nanhu",
-        },
-    ]
-    tree["places"] = {**tree["places"], "兰亭花园": "haixi/nanhu/lanting"}
-    return Jurisdiction.from_dict(tree)
+    return Jurisdiction.from_dict(two_districts_tree())
 
 
 @pytest.fixture
