@@ -61,7 +61,7 @@ class Services:
     @property
     def partitions(self) -> list[str]:
         """The districts: each is a partition of the log."""
-        return [u.id for u in self.jurisdiction.units.values() if u.parent is None]
+        return self.jurisdiction.districts()
 
 
 def build_services(

@@ -15,6 +15,10 @@ class DashboardQueryArgsSchema(RequestSchema):
     min_position = MinPosition()
 
 
+class CityQueryArgsSchema(RequestSchema):
+    date = Day(metadata={"description": "The local day of the day's figures; today."})
+
+
 class OpenSchema(Schema):
     total = fields.Integer()
     by_state = fields.Dict(keys=fields.String(), values=fields.Integer())
@@ -93,4 +97,25 @@ class DashboardSchema(Schema):
     units = fields.List(
         fields.Nested(DashboardUnitSchema),
         metadata={"description": "Each unit of the subtree: its own queue and overdue orders."},
+    )
+
+
+class CityDistrictSchema(GroupSchema):
+    unit = fields.String()
+    name = fields.String()
+    level = fields.String()
+    position = fields.Integer(
+        metadata={"description": "The position in this district's log the figures reflect."}
+    )
+
+
+class CitySummarySchema(GroupSchema):
+    unit = fields.String()
+    name = fields.String()
+    level = fields.String()
+    date = fields.String()
+    as_of = fields.String(metadata={"description": "The time 'now' means: open and overdue."})
+    districts = fields.List(
+        fields.Nested(CityDistrictSchema),
+        metadata={"description": "Each district of the city, over its whole subtree."},
     )

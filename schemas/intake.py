@@ -80,6 +80,8 @@ class MeSchema(Schema):
     unit = fields.String()
     unit_name = fields.String()
     level = fields.String()
-    district = fields.String()
+    district = fields.String(
+        allow_none=True, metadata={"description": "null for a city's token: above its districts."}
+    )
     staff_id = fields.String()
     actions = fields.List(fields.String(), metadata={"description": "What the role may do."})

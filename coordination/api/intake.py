@@ -73,7 +73,7 @@ class PossibleDuplicates(MethodView):
             raise Forbidden(f"{place_unit.id} is outside {actor.unit}", "place")
         now = svc.incidents.clock()
         found, position = svc.reads.reported_since(
-            jurisdiction.district_of(place_unit.id),
+            jurisdiction.district_of(place_unit.id, "place"),
             now - timedelta(days=MAX_DAYS),
             args.get("min_position"),
         )

@@ -11,6 +11,7 @@ from coordination.api.auth import authenticate, current_token
 from coordination.api.parsing import Blueprint
 from coordination.api.reading import services
 from coordination.domain.access import PERMISSIONS, Action, Forbidden, may
+from coordination.domain.units import Level
 from schemas.intake import MeSchema
 from schemas.queries import PageSchema, ReadArgsSchema
 
@@ -33,7 +34,7 @@ class Me(MethodView):
             "unit": unit.id,
             "unit_name": unit.name,
             "level": unit.level.value,
-            "district": jurisdiction.district_of(unit.id),
+            "district": None if unit.level is Level.CITY else jurisdiction.district_of(unit.id),
             "staff_id": token.staff_id,
             "actions": sorted(a.value for a in PERMISSIONS[token.role]),
         }

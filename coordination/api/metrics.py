@@ -147,8 +147,7 @@ class StoreCollector:
 
 
 def _units_of(svc: Services, partition: str) -> list[str]:
-    units = svc.jurisdiction.units
-    return sorted(u for u in units if svc.jurisdiction.district_of(u) == partition)
+    return sorted(u for u in svc.jurisdiction.units if svc.jurisdiction.within(u, partition))
 
 
 def lag_families(lags: Iterable[Any]) -> list[GaugeMetricFamily]:

@@ -58,6 +58,17 @@ def create_token(role: str, unit: str, name: str) -> None:
             f"({services.jurisdiction.district_of(unit)})",
             param_hint="--unit",
         )
+    level = services.jurisdiction.get(unit).level
+    if (role == Role.CITY.value) != (level is Level.CITY) and role != Role.ADMIN.value:
+        # A city holds no orders, queues or books: only its platform's and admins' tokens sit
+        # there, and the city's platform sits nowhere else.
+        raise click.BadParameter(
+            f"a city token belongs to a city, and {unit} is a {level.value}"
+            if role == Role.CITY.value
+            else f"{unit} is a city: a {role} token belongs to a unit of one of its districts "
+            f"({', '.join(services.jurisdiction.districts(unit))})",
+            param_hint="--unit",
+        )
     staff_id = None
     if role == Role.FIELD.value:
         # Field tokens belong to a registered staff member, and follow them: claims record

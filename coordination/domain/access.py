@@ -17,6 +17,7 @@ class Role(StrEnum):
     VIEWER = "viewer"
     ADMIN = "admin"
     OPEN311 = "open311"  # a third-party Open311 client: files orders in its district, nothing else
+    CITY = "city"  # the city's platform (市12345): reads its districts and their summary
 
 
 class Action(StrEnum):
@@ -42,6 +43,7 @@ class Action(StrEnum):
     KEEP_BOOKS = "keep_books"  # donations, transfers and stock-takes of the unit's ledger
     POST_NEED = "post_need"  # a plea for supplies (求助), and closing it
     LINK_CALL = "link_call"  # take a repeated call (重复件) onto the open order it repeats
+    READ_CITY = "read_city"  # the city's summary over its districts
 
 
 PERMISSIONS: dict[Role, frozenset[Action]] = {
@@ -86,6 +88,7 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
     Role.VIEWER: frozenset({Action.READ, Action.READ_REPORT}),
     Role.ADMIN: frozenset(Action),
     Role.OPEN311: frozenset({Action.REPORT}),
+    Role.CITY: frozenset({Action.READ, Action.READ_REPORT, Action.READ_CITY}),
 }
 
 # The action each command needs: a handler authorizes ``execute(actor, id, command)`` by it.
@@ -129,6 +132,7 @@ _SAID = {
     Action.KEEP_BOOKS: "keep a unit's supplies books",
     Action.POST_NEED: "post a plea for supplies",
     Action.LINK_CALL: "link a call to an order",
+    Action.READ_CITY: "read a city's summary",
 }
 
 

@@ -51,7 +51,7 @@ from coordination.domain.events import (
     IncidentSignedFor,
     ReturnVisitRecorded,
 )
-from coordination.domain.units import Level
+from coordination.domain.units import ROOT_LEVELS, Level
 from coordination.domain.values import (
     Category,
     Contact,
@@ -151,10 +151,10 @@ def _decide(command: object, state: Incident, ctx: Context) -> list[Event]:
 def _report(command: ReportIncident, state: Incident, ctx: Context) -> list[Event]:
     _require(state, "report", Status.NEW)
     place_unit = ctx.jurisdiction.resolve(command.place)
-    if place_unit.level is Level.DISTRICT:
+    if place_unit.level in ROOT_LEVELS:
         raise DomainError(
-            f"place {command.place!r} is the whole district; name a street, department, "
-            "community or a place within one",
+            f"place {command.place!r} is the whole {place_unit.level.value}; name a street, "
+            "department, community or a place within one",
             field="place",
         )
     if command.kind is Kind.SUPPLY_DELIVERY and not command.items:

@@ -1,4 +1,5 @@
-"""The jurisdiction tree: district, streets and departments, communities."""
+"""The jurisdiction tree: a city (optional) over its districts, streets and departments,
+communities. Each district is a partition of the log; a city only groups its districts."""
 
 from __future__ import annotations
 
@@ -9,10 +10,16 @@ from typing import Any
 
 import shapely  # type: ignore[import-untyped]  # pure geometry (GEOS); it ships no type hints
 
-from coordination.domain.errors import UnknownPlace
+from coordination.domain.errors import DomainError, UnknownPlace
+
+
+class AboveDistricts(DomainError):
+    """A city was named where one district's unit is needed: a city holds no orders, queues or
+    books of its own, only its districts do."""
 
 
 class Level(StrEnum):
+    CITY = "city"
     DISTRICT = "district"
     STREET = "street"
     DEPARTMENT = "department"
@@ -20,8 +27,10 @@ class Level(StrEnum):
 
 
 HANDLING_LEVELS = frozenset({Level.STREET, Level.DEPARTMENT})
+ROOT_LEVELS = frozenset({Level.CITY, Level.DISTRICT})  # a district without a city is a root
 PARENT_LEVELS: dict[Level, frozenset[Level]] = {
-    Level.DISTRICT: frozenset(),
+    Level.CITY: frozenset(),
+    Level.DISTRICT: frozenset({Level.CITY}),
     Level.STREET: frozenset({Level.DISTRICT}),
     Level.DEPARTMENT: frozenset({Level.DISTRICT}),
     Level.COMMUNITY: HANDLING_LEVELS,
@@ -86,10 +95,11 @@ class Jurisdiction:
                     raise ValueError(f"the boundaries of {first} and {second} overlap")
 
     def _check_parent(self, unit: Unit) -> None:
-        """A district is a root; streets and departments sit under a district; communities
-        under a street or department. This also rules out loops."""
+        """A city is a root; a district sits under a city or is a root itself; streets and
+        departments sit under a district; communities under a street or department. This also
+        rules out loops."""
         if unit.parent is None:
-            if unit.level is not Level.DISTRICT:
+            if unit.level not in ROOT_LEVELS:
                 raise ValueError(f"unit {unit.id} ({unit.level.value}) has no parent")
             return
         if unit.parent not in self.units:
@@ -161,8 +171,25 @@ class Jurisdiction:
             unit = self.units[unit.parent] if unit.parent else None
         return chain
 
-    def district_of(self, unit_id: str) -> str:
-        return self.ancestors(unit_id)[-1].id
+    def district_of(self, unit_id: str, field: str = "unit") -> str:
+        """The district a unit lies in (itself, for a district): its partition of the log."""
+        for unit in self.ancestors(unit_id):
+            if unit.level is Level.DISTRICT:
+                return unit.id
+        city = self.get(unit_id)
+        raise AboveDistricts(
+            f"{unit_id} is the city {city.name}, above its districts: name a unit of one "
+            f"district ({', '.join(self.districts(unit_id))})",
+            field,
+        )
+
+    def districts(self, scope: str | None = None) -> list[str]:
+        """The districts (within ``scope``'s subtree, if given), in the units file's order."""
+        return [
+            u.id
+            for u in self.units.values()
+            if u.level is Level.DISTRICT and (scope is None or self.within(u.id, scope))
+        ]
 
     def within(self, unit_id: str, scope: str) -> bool:
         """Whether ``unit_id`` lies in the subtree rooted at ``scope``."""

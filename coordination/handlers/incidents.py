@@ -78,7 +78,7 @@ class IncidentHandler(Handler[Incident, Written]):
         # Keyed always: an append retried after a lost reply must not draw a second id.
         idempotency = idempotency or Idempotency.drawn(actor.subject)
         place_unit = self.jurisdiction.resolve(fields["place"])
-        partition = self.jurisdiction.district_of(place_unit.id)
+        partition = self.jurisdiction.district_of(place_unit.id, "place")
 
         def attempt() -> Written:
             try:

@@ -58,13 +58,6 @@ def dashboard(
         held_now=True,
     )
 
-    def group(keep: Any) -> dict[str, Any]:
-        by_kind = _tallies(found, keep)
-        return {
-            "total": _both(figures.total(by_kind)),
-            "by_kind": {kind: _both(t) for kind, t in by_kind.items()},
-        }
-
     per_unit = []
     for each in units:
         tally = figures.total(_tallies(found, lambda u, me=each.id: u == me))
@@ -74,9 +67,46 @@ def dashboard(
         "date": day.isoformat(),
         "as_of": now.astimezone(tz).isoformat(),
         "position": found.position,
-        "own": group(lambda u: u == unit),
-        "subtree": group(lambda u: jurisdiction.within(u, unit)),
+        "own": _group(_tallies(found, lambda u: u == unit)),
+        "subtree": _group(_tallies(found, lambda u: jurisdiction.within(u, unit))),
         "units": per_unit,
+    }
+
+
+def city_summary(
+    reads: ReadModels,
+    jurisdiction: Jurisdiction,
+    city: str,
+    day: date,
+    now: datetime,
+    tz: ZoneInfo,
+) -> dict[str, Any]:
+    """A city's figures: each district's over its whole subtree, per kind and in total (open
+    and overdue now, the day's figures), and the city's, summed from the districts' counts (so
+    its rates and percentiles are the city's own, not an average of the districts'). Each
+    district is read at its own generation, in one transaction on its own slot."""
+    as_of(day, now, tz)  # refuses a day not yet begun
+    rows: list[dict[str, Any]] = []
+    summed: dict[str, figures.Tally] = {}
+    for district in jurisdiction.districts(city):
+        units = subtree(jurisdiction, district)
+        found = reads.figures(district, day.isoformat(), [u.id for u in units], now, held_now=True)
+        by_kind = _tallies(found, lambda u: True)  # a district's figures are all its own
+        for kind, tally in by_kind.items():
+            summed.setdefault(kind, figures.Tally()).add(tally)
+        rows.append(
+            {
+                **_describe(jurisdiction.get(district)),
+                "position": found.position,
+                **_group(by_kind),
+            }
+        )
+    return {
+        **_describe(jurisdiction.get(city)),
+        "date": day.isoformat(),
+        "as_of": now.astimezone(tz).isoformat(),
+        **_group(summed),
+        "districts": rows,
     }
 
 
@@ -400,6 +430,13 @@ def _tallies(found: Figures, keep: Any) -> dict[str, figures.Tally]:
 
 def _both(tally: figures.Tally) -> dict[str, Any]:
     return {**figures.now_figures(tally), **figures.day_figures(tally)}
+
+
+def _group(by_kind: dict[str, figures.Tally]) -> dict[str, Any]:
+    return {
+        "total": _both(figures.total(by_kind)),
+        "by_kind": {kind: _both(t) for kind, t in by_kind.items()},
+    }
 
 
 def _day(found: Figures, keep: Any) -> dict[str, Any]:

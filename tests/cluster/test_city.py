@@ -1,7 +1,8 @@
 """A city of two districts on the cluster: the units file ``city.json`` holds 港闻区 (gangwen)
-and 海韵区 (haiyun), each a partition of the log, whose keys fall on different shards. Orders
-are routed to their district by place, each district's dispatcher sees its own, a projector
-per district catches each up, and the daily report is per district."""
+and 海韵区 (haiyun) under 海城市 (haicheng), each a partition of the log, whose keys fall on
+different shards. Orders are routed to their district by place, each district's dispatcher sees
+its own, a projector per district catches each up, the daily report is per district, and the
+city's platform reads the city's summary over both shards."""
 
 from __future__ import annotations
 
@@ -69,3 +70,16 @@ def test_two_districts_of_a_city_each_their_own_partition_on_its_own_shard(
         assert report.status_code == 200, report.get_json()
         assert report.get_json()["district"] == district
         assert report.get_json()["total"]["reported"] == len(made[district])
+
+    # The city's platform reads the summary: each district from its own shard, at its own
+    # position, and the city's figures summed.
+    city = services.tokens.create(Role.CITY, "haicheng", "city-platform")[0]
+    answer = client.get("/dashboard/cities/haicheng", headers={"Authorization": f"Bearer {city}"})
+    assert answer.status_code == 200, answer.get_json()
+    summary = answer.get_json()
+    rows = {row["unit"]: row for row in summary["districts"]}
+    assert list(rows) == ["gangwen", "haiyun"]
+    for district in ("gangwen", "haiyun"):
+        assert rows[district]["position"] == int(redis.get(keys.head(district)))
+        assert rows[district]["total"]["reported"] == len(made[district])
+    assert summary["total"]["reported"] == 3 and summary["total"]["open"]["total"] == 3

@@ -45,6 +45,7 @@ Y, N = True, False
 # district's dispatchers and viewers read the daily report; viewers see residents masked.
 # Handlers keep their unit's supplies books and post its pleas; admins keep the catalogue.
 # An Open311 client (a third-party 311 app) only files orders: it reads nothing through our API.
+# The city's platform reads its districts (residents masked), their reports and its summary.
 MATRIX: dict[Role, dict[Action, bool]] = {
     Role.DISPATCHER: {
         A.READ: Y,
@@ -69,6 +70,7 @@ MATRIX: dict[Role, dict[Action, bool]] = {
         A.KEEP_BOOKS: N,
         A.POST_NEED: N,
         A.LINK_CALL: Y,
+        A.READ_CITY: N,
     },
     Role.HANDLER: {
         A.READ: Y,
@@ -93,6 +95,7 @@ MATRIX: dict[Role, dict[Action, bool]] = {
         A.KEEP_BOOKS: Y,
         A.POST_NEED: Y,
         A.LINK_CALL: N,
+        A.READ_CITY: N,
     },
     Role.FIELD: {
         A.READ: Y,
@@ -117,6 +120,7 @@ MATRIX: dict[Role, dict[Action, bool]] = {
         A.KEEP_BOOKS: N,
         A.POST_NEED: N,
         A.LINK_CALL: N,
+        A.READ_CITY: N,
     },
     Role.VIEWER: {
         A.READ: Y,
@@ -141,6 +145,7 @@ MATRIX: dict[Role, dict[Action, bool]] = {
         A.KEEP_BOOKS: N,
         A.POST_NEED: N,
         A.LINK_CALL: N,
+        A.READ_CITY: N,
     },
     Role.ADMIN: {
         A.READ: Y,
@@ -165,6 +170,7 @@ MATRIX: dict[Role, dict[Action, bool]] = {
         A.KEEP_BOOKS: Y,
         A.POST_NEED: Y,
         A.LINK_CALL: Y,
+        A.READ_CITY: Y,
     },
     Role.OPEN311: {
         A.READ: N,
@@ -189,6 +195,32 @@ MATRIX: dict[Role, dict[Action, bool]] = {
         A.KEEP_BOOKS: N,
         A.POST_NEED: N,
         A.LINK_CALL: N,
+        A.READ_CITY: N,
+    },
+    Role.CITY: {
+        A.READ: Y,
+        A.REPORT: N,
+        A.DISPATCH: N,
+        A.SIGN_FOR: N,
+        A.RETURN: N,
+        A.HAND_DOWN: N,
+        A.CLAIM: N,
+        A.RELEASE: N,
+        A.RESOLVE: N,
+        A.RECORD_VISIT: N,
+        A.CLOSE: N,
+        A.MANAGE_STAFF: N,
+        A.RECORD_BREACH: N,
+        A.RELEASE_ANY: N,
+        A.RESOLVE_FOR_UNIT: N,
+        A.READ_ASSIGNMENTS: N,
+        A.READ_REPORT: Y,
+        A.SEE_PERSONAL_DATA: N,
+        A.MANAGE_CATALOGUE: N,
+        A.KEEP_BOOKS: N,
+        A.POST_NEED: N,
+        A.LINK_CALL: N,
+        A.READ_CITY: Y,
     },
 }
 

@@ -22,7 +22,7 @@ from builders import (
 )
 
 from coordination.domain.errors import DomainError, UnknownPlace
-from coordination.domain.units import Jurisdiction, Level, Unit
+from coordination.domain.units import AboveDistricts, Jurisdiction, Level, Unit
 
 
 @pytest.mark.parametrize("unit_id", [DISTRICT, CHENQIAO, LIDU, MARKET, CDC])
@@ -202,3 +202,52 @@ def test_unknown_unit_error_names_the_field_it_came_from(jurisdiction: Jurisdict
     with pytest.raises(UnknownPlace) as raised:
         jurisdiction.get("gangwen/nowhere", "community")
     assert raised.value.field == "community"
+
+
+CITY_TREE = {
+    "units": [
+        {"id": "hc", "name": "海城市", "level": "city"},
+        {"id": "gw", "level": "district", "parent": "hc"},
+        {"id": "gw/cq", "level": "street", "parent": "gw"},
+        {"id": "gw/cq/ld", "level": "community", "parent": "gw/cq"},
+        {"id": "hy", "level": "district", "parent": "hc"},
+        {"id": "hy/yw", "level": "street", "parent": "hy"},
+        {"id": "lone", "level": "district"},
+    ]
+}
+
+
+def test_a_city_groups_districts_and_each_unit_keeps_its_own_district() -> None:
+    tree = Jurisdiction.from_dict(CITY_TREE)
+    assert tree.district_of("gw/cq/ld") == "gw"
+    assert tree.district_of("hy") == "hy"
+    assert tree.district_of("lone") == "lone"
+    assert tree.districts() == ["gw", "hy", "lone"]
+    assert tree.districts("hc") == ["gw", "hy"]
+    assert tree.districts("gw/cq") == []
+    assert tree.within("gw/cq/ld", "hc") and not tree.within("lone", "hc")
+    assert [u.id for u in tree.ancestors("gw/cq")] == ["gw/cq", "gw", "hc"]
+
+
+def test_a_city_has_no_district_and_the_refusal_names_its_districts() -> None:
+    tree = Jurisdiction.from_dict(CITY_TREE)
+    with pytest.raises(AboveDistricts) as raised:
+        tree.district_of("hc", "place")
+    assert raised.value.field == "place"
+    assert "海城市" in raised.value.message and "(gw, hy)" in raised.value.message
+
+
+@pytest.mark.parametrize(
+    ("unit", "problem"),
+    [
+        ({"id": "c2", "level": "city", "parent": "hc"}, "cannot sit under"),
+        ({"id": "c3", "level": "city", "parent": "gw"}, "cannot sit under"),
+        ({"id": "s", "level": "street", "parent": "hc"}, "cannot sit under"),
+        ({"id": "d", "level": "district", "parent": "gw"}, "cannot sit under"),
+    ],
+)
+def test_a_city_is_a_root_and_holds_districts_only(unit: dict[str, str], problem: str) -> None:
+    data = copy.deepcopy(CITY_TREE)
+    data["units"].append(unit)
+    with pytest.raises(ValueError, match=problem):
+        Jurisdiction.from_dict(data)
