@@ -6,14 +6,13 @@ districts with epidemic shares of 1/1 and 1/3 make a city of 2/4, not their aver
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis as redis_lib
 from click.testing import CliRunner
-from conftest import assert_error, bearer
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -25,6 +24,10 @@ from coordination.domain.access import Role
 CITY_FILE = Path(__file__).resolve().parents[2] / "coordination" / "data" / "city.json"
 CITY = "haicheng"
 DISTRICTS = ("gangwen", "haiyun")
+
+
+def bearer(secret: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {secret}"}
 
 
 @pytest.fixture
@@ -118,7 +121,10 @@ def test_the_city_summary_adds_up_its_districts_and_its_rates_are_its_own(
 
 
 def test_the_city_platform_reads_its_districts_masked_and_writes_nothing(
-    city_app: Flask, city_client: FlaskClient, secrets: dict[str, str]
+    city_app: Flask,
+    city_client: FlaskClient,
+    secrets: dict[str, str],
+    expect_error: Callable[..., Any],
 ) -> None:
     made = file_orders(city_client, secrets, city_app)
     city = bearer(secrets["city"])
@@ -135,32 +141,32 @@ def test_the_city_platform_reads_its_districts_masked_and_writes_nothing(
     )
     assert report.status_code == 200 and report.get_json()["total"]["reported"] == 3
     # Without a district, the city's own unit names none: an answer that says so.
-    assert_error(city_client.get("/reports/daily", headers=city, query_string=day), 422, "unit")
-    assert_error(city_client.get("/incidents", headers=city), 422, "unit")
-    assert_error(city_client.post("/incidents", json=order("灯塔", False), headers=city), 403)
+    expect_error(city_client.get("/reports/daily", headers=city, query_string=day), 422, "unit")
+    expect_error(city_client.get("/incidents", headers=city), 422, "unit")
+    expect_error(city_client.post("/incidents", json=order("灯塔", False), headers=city), 403)
     me = city_client.get("/me", headers=city).get_json()
     assert (me["role"], me["unit"], me["level"], me["district"]) == ("city", CITY, "city", None)
     assert "read_city" in me["actions"] and "report" not in me["actions"]
 
 
 def test_the_city_summary_is_refused_clearly(
-    city_app: Flask, city_client: FlaskClient, secrets: dict[str, str]
+    city_client: FlaskClient, secrets: dict[str, str], expect_error: Callable[..., Any]
 ) -> None:
     path = f"/dashboard/cities/{CITY}"
     # A district's dispatcher may not read it; a district's admin does not reach the city.
-    assert_error(city_client.get(path, headers=bearer(secrets["dispatcher@gangwen"])), 403)
-    assert_error(city_client.get(path, headers=bearer(secrets["admin@gangwen"])), 404)
+    expect_error(city_client.get(path, headers=bearer(secrets["dispatcher@gangwen"])), 403)
+    expect_error(city_client.get(path, headers=bearer(secrets["admin@gangwen"])), 404)
     assert city_client.get(path, headers=bearer(secrets["admin@city"])).status_code == 200
     city = bearer(secrets["city"])
-    assert_error(city_client.get("/dashboard/cities/gangwen", headers=city), 422, "city")
-    assert_error(city_client.get("/dashboard/cities/nowhere", headers=city), 404)
+    expect_error(city_client.get("/dashboard/cities/gangwen", headers=city), 422, "city")
+    expect_error(city_client.get("/dashboard/cities/nowhere", headers=city), 404)
     future = city_client.get(path, headers=city, query_string={"date": "2999-01-01"})
-    assert_error(future, 422, "date")
+    expect_error(future, 422, "date")
     # An admin at the city files an order at a place, never at the whole city.
     whole = city_client.post(
         "/incidents", json=order(CITY, False), headers=bearer(secrets["admin@city"])
     )
-    assert_error(whole, 422, "place")
+    expect_error(whole, 422, "place")
 
 
 def test_city_tokens_sit_at_the_city_and_only_there(
