@@ -99,7 +99,7 @@ ERROR_RESPONSES: dict[int, tuple[str, str, dict[str, Any]]] = {
 }
 WRITE_REFUSALS = frozenset({400, 403, 408, 409, 413, 415, 422})
 # reads that some roles may not make
-ROLE_CHECKED_READS = ("/reports/", "/me/", "/incidents/possible-duplicates")
+ROLE_CHECKED_READS = ("/reports/", "/me/", "/incidents/possible-duplicates", "/dashboard/cities/")
 NAMING_A_UNIT = frozenset({"unit", "district"})
 
 
