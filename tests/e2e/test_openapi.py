@@ -158,6 +158,7 @@ ROLE_CHECKED_READS = {
     ("/reports/daily.xlsx", "get"),
     ("/me/assignments", "get"),  # a field token's own claims
     ("/incidents/possible-duplicates", "get"),  # those who link calls (dispatchers)
+    ("/dashboard/cities/{city}", "get"),  # the city's platform and admins
 }
 
 
