@@ -24,6 +24,7 @@ from coordination.config import Config
 from coordination.domain.access import Actor, Role
 from coordination.domain.values import StaffKind
 from coordination.store import keys
+from schemas.incidents import WrittenSchema
 
 DISTRICT = "gangwen"
 
@@ -210,6 +211,16 @@ def catch_up(app: Flask) -> Callable[[], int]:
     return run
 
 
+def as_documented(response: Any) -> Any:
+    """A write's answer, checked: a 2xx body is exactly what ``WrittenSchema`` dumps of it (the
+    API encodes the presented incident without dumping it through the schema): no field the
+    schema does not declare, none of another type."""
+    if 200 <= response.status_code < 300:
+        body = response.get_json()
+        assert WrittenSchema().dump(body) == body, body
+    return response
+
+
 class Http:
     """Thin helpers over the test client: report, act, get, each as a given token."""
 
@@ -226,14 +237,18 @@ class Http:
         self.catch_up = catch_up
 
     def report(self, as_: str, body: dict[str, Any], **headers: str) -> Any:
-        return self.client.post("/incidents", json=body, headers={**self.auth(as_), **headers})
+        return as_documented(
+            self.client.post("/incidents", json=body, headers={**self.auth(as_), **headers})
+        )
 
     def act(self, as_: str, incident_id: str, action: str, body: Any = None, **headers: str) -> Any:
         assert action in self.ACTIONS, action
-        return self.client.post(
-            f"/incidents/{incident_id}/{action}",
-            json={} if body is None else body,
-            headers={**self.auth(as_), **headers},
+        return as_documented(
+            self.client.post(
+                f"/incidents/{incident_id}/{action}",
+                json={} if body is None else body,
+                headers={**self.auth(as_), **headers},
+            )
         )
 
     def get(self, as_: str, incident_id: str, min_position: int | None = None) -> Any:
