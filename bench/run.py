@@ -96,9 +96,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--profile",
         action="store_true",
-        help="after the measurements, one extra API run (sync workers) with py-spy attached "
-        "to the workers, and one extra catch-up of the read-side partition with py-spy on this "
-        "process; prints the hottest functions (needs py-spy)",
+        help="after the measurements, one extra API run (the shipped workers, else the last "
+        "configuration run) with py-spy attached to the workers, and one extra catch-up of "
+        "the read-side partition with py-spy on this process; prints the hottest functions "
+        "(needs py-spy)",
     )
     p.add_argument(
         "--api-app",
@@ -405,7 +406,7 @@ class Bench:
 
         profile = None
         if args.profile:
-            config, _trivial, api = pairs[0]
+            config, _trivial, api = pairs[-1]  # the shipped workers, unless --no-shipped
             profile = self.profile(api, targets[f"{api.app}/{config.label}"])
 
         info = redis.info("server")

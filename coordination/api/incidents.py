@@ -62,7 +62,8 @@ def idempotency() -> Idempotency:
     """The request's idempotency key: the client's, or one drawn here and returned in the
     ``Idempotency-Key`` header of the answer, so that a write whose outcome the client could
     not learn (a 503, a lost connection) can always be retried without writing twice."""
-    key = request.headers.get("Idempotency-Key")
+    asked = request._get_current_object()  # type: ignore[attr-defined]  # one proxy lookup
+    key = asked.headers.get("Idempotency-Key")
     if key is not None and not IDEMPOTENCY_KEY.match(key):
         problem = "1 to 128 letters, digits or . _ : -"
         abort(
@@ -71,7 +72,7 @@ def idempotency() -> Idempotency:
             errors={"headers": {"Idempotency-Key": [problem]}},
         )
     digest = hashlib.sha256()
-    for part in (request.method.encode(), request.path.encode(), request.get_data()):
+    for part in (asked.method.encode(), asked.path.encode(), asked.get_data()):
         digest.update(len(part).to_bytes(8, "big") + part)
     if key is None:
         found = Idempotency.drawn(current_token().id, digest.hexdigest())

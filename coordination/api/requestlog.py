@@ -15,7 +15,7 @@ every answer of the application carries it back in ``X-Request-Id``, errors incl
 from __future__ import annotations
 
 import re
-import uuid
+import secrets
 
 from flask import Flask, Response, g, request
 
@@ -33,7 +33,7 @@ def request_id_from(value: str | None) -> str:
     """The client's request id if it is a sane one, else a new one (32 hex digits)."""
     if value and _SANE_ID.fullmatch(value) and PREFIX not in value:
         return value
-    return uuid.uuid4().hex
+    return secrets.token_hex(16)
 
 
 def register(app: Flask) -> None:
