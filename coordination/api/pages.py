@@ -4,13 +4,18 @@ step, nothing from outside.
 
 * ``GET /login``: one login page for all; the token is kept in the tab's sessionStorage only,
   and the page goes on to the token's own page.
-* ``GET /desk``: the intake desk (接单台) of the district's dispatchers.
+* ``GET /desk``: the intake desk (接单台) of the district's dispatchers: take a call, link it
+  or file it; re-dispatch (改派) what a handling unit returned (退回), its reason shown; record
+  return visits, or close without one, saying why.
 * ``GET /inbox``: the handling unit's inbox (承办单位) of a street's or department's handlers.
-* ``GET /tasks``: 我的任务, field staff's page, made for a phone.
+* ``GET /tasks``: 我的任务, field staff's page, made for a phone: claim, resolve, release with a
+  reason; take a colleague's risky claim over (trained staff only).
 
 No token is needed to load a page; its script reads the API with the tab's token, and every
-refusal is shown with the API's own message. A page's data comes from the API alone; the
-template gives its script only the unit tree's names and the district's time zone, in a
+refusal is shown with the API's own message. A command sends the version the page showed
+(``If-Match``); a conflict reloads the order and says what changed (``pages.js``:
+``conflict``). A page's data comes from the API alone; the template gives its script only the
+unit tree's names and the district's time zone, in a
 ``<script type="application/json" id="page-config">`` block.
 """
 
@@ -72,7 +77,7 @@ class Desk(MethodView):
     @blp.response(200, **HTML)
     def get(self) -> Any:
         """The intake desk (接单台): take a call, see its possible duplicates, link it or file a
-        new order; record return visits."""
+        new order; re-dispatch returned orders; record return visits, or close without one."""
         return page("desk")
 
 
@@ -91,5 +96,6 @@ class Tasks(MethodView):
     @blp.doc(security=[])
     @blp.response(200, **HTML)
     def get(self) -> Any:
-        """Field staff's tasks (我的任务), for a phone: claim, work, resolve; alerts live."""
+        """Field staff's tasks (我的任务), for a phone: claim, work, resolve or release; take a
+        colleague's risky claim over; alerts live."""
         return page("tasks")

@@ -1,12 +1,16 @@
 // The intake desk (接单台): one call at a time. Place names come from the units file as the
 // operator types; possible duplicates are looked up as soon as the place and kind are known;
 // the call is linked to an open order it repeats (重复件) or filed as a new order. Below, the
-// resolved orders waiting for their return visit (回访).
+// orders a handling unit returned (退回), with its reason, to re-dispatch (改派) to another unit
+// of the district; and the resolved orders waiting for their return visit (回访), or closed
+// without one when the resident cannot be reached. Each command sends the version shown
+// (If-Match); a conflict reloads the order and says what changed.
 "use strict";
 (function () {
   var P = Pages, $ = P.$, el = P.el, L = P.L;
   var PHONE = /^\+?[0-9][0-9 -]{4,19}$/;
   var me = null, lines = [], places = {}, checked = "", confirmed = "", key = newKey(), visiting = {};
+  var returning = {}, begun = {}, reached = 0, asked = { visits: 0, returned: 0 };
   var suggestTimer = null, checkTimer = null;
 
   function newKey() { return "desk-" + Date.now().toString(36) + "-" + Math.random().toString(36).slice(2, 10); }
@@ -214,12 +218,134 @@
     renderLines();
   });
 
+  // A read of the district's queue at the latest position the page has seen; only the answer of
+  // the latest read of each list is shown (a slower, older one never overwrites it).
+  function readQueue(which, state, position) {
+    reached = Math.max(reached, position || 0);
+    var n = ++asked[which];
+    var q = "?state=" + state + "&limit=200" + (reached ? "&min_position=" + reached : "");
+    return P.api("GET", "/units/" + me.unit + "/queue" + q).then(function (r) {
+      return n === asked[which] ? r.body.items.filter(function (i) { return i.status === state; }) : null;
+    });
+  }
+
+  // --- returned orders: re-dispatch ------------------------------------------------------
+  function loadReturned(position) {
+    return readQueue("returned", "returned", position).then(function (items) {
+      if (!items) return;
+      var box = $("returned"), list = el("ul", { "class": "cards", id: "returned-list" }), now = {};
+      // A card the dispatcher has begun on is left as it is (even once the order has left the
+      // list): its command then meets the conflict, which says what changed. Others follow.
+      items.forEach(function (incident) {
+        var kept = returning[incident.id];
+        now[incident.id] = kept && (begun[incident.id] || kept.getAttribute("data-version") === String(incident.version))
+          ? kept : returnedCard(incident);
+      });
+      Object.keys(begun).forEach(function (id) { if (!now[id] && returning[id]) now[id] = returning[id]; });
+      returning = now;
+      box.textContent = "";
+      $("returned-count").textContent = "（" + items.length + "）";
+      if (!Object.keys(now).length) {
+        box.setAttribute("data-state", "none"); box.appendChild(el("p", { "class": "empty" }, "暂无退回工单")); return;
+      }
+      Object.keys(now).forEach(function (id) { list.appendChild(now[id]); });
+      box.appendChild(list);
+      box.setAttribute("data-state", "shown");
+    }).catch(function (e) { say($("returned"), P.refusal(e), "refused"); $("returned").setAttribute("data-state", "refused"); });
+  }
+  // Where a returned order may go: the district's streets and departments, and the
+  // communities of each street, grouped by street.
+  function unitChoices(select) {
+    var units = P.config.units, ids = Object.keys(units);
+    select.appendChild(el("option", { value: "" }, "请选择承办单位"));
+    var departments = el("optgroup", { label: "区级部门" });
+    ids.forEach(function (id) {
+      var unit = units[id];
+      if (id === me.unit || !P.within(id, me.unit)) return;
+      if (unit.level === "department") departments.appendChild(el("option", { value: id }, unit.name));
+      if (unit.level !== "street") return;
+      var group = el("optgroup", { label: unit.name });
+      group.appendChild(el("option", { value: id }, unit.name));
+      ids.forEach(function (c) {
+        if (units[c].parent === id && units[c].level === "community") {
+          group.appendChild(el("option", { value: c }, unit.name + " · " + units[c].name));
+        }
+      });
+      select.appendChild(group);
+    });
+    if (departments.children.length) select.appendChild(departments);
+  }
+  function returnedCard(incident) {
+    var card = el("li", { "class": "card returned " + incident.kind, "data-id": incident.id,
+                          "data-version": incident.version, "data-status": incident.status });
+    var h = el("h3", {});
+    h.appendChild(el("span", { "class": "badge status" }, L.status[incident.status] || incident.status));
+    h.appendChild(document.createTextNode(incident.title));
+    card.appendChild(h);
+    var meta = el("div", { "class": "meta" });
+    meta.appendChild(el("span", {}, P.describe(incident)));
+    meta.appendChild(el("span", {}, "优先级 " + (L.priority[incident.priority] || incident.priority)));
+    meta.appendChild(el("span", {}, incident.place));
+    meta.appendChild(el("span", {}, "受理 " + P.local(incident.created_at)));
+    var by = meta.appendChild(el("span", { "class": "returned-by" }));
+    meta.appendChild(el("span", { "class": "id" }, incident.id));
+    card.appendChild(meta);
+    card.appendChild(el("p", { "class": "reason" }, "退回理由：" + (incident.return_reason || "—")));
+    // Who returned it, and when: from the order's events.
+    P.api("GET", "/incidents/" + incident.id + "/events").then(function (r) {
+      var returned = r.body.filter(function (e) { return e.type === "IncidentReturned"; }).pop();
+      if (returned) by.textContent = "由 " + P.unitName(returned.data.unit) + " 退回 " + P.local(returned.time);
+    }).catch(function () {});
+    var unitId = "dispatch-unit-" + incident.id, noteId = "dispatch-note-" + incident.id;
+    var select = el("select", { id: unitId, "class": "dispatch-unit" });
+    unitChoices(select);
+    var note = el("input", { id: noteId, "class": "dispatch-note", autocomplete: "off" });
+    card.appendChild(el("label", { "for": unitId }, "改派至"));
+    card.appendChild(select);
+    card.appendChild(el("label", { "for": noteId }, "改派说明"));
+    card.appendChild(note);
+    [select, note].forEach(function (c) {
+      c.addEventListener("input", function () { begun[incident.id] = 1; });
+      c.addEventListener("change", function () { begun[incident.id] = 1; });
+    });
+    var actions = el("div", { "class": "actions" });
+    var button = el("button", { type: "button", "class": "act", "data-action": "dispatch",
+                                "aria-label": "改派：" + incident.title }, "改派");
+    button.addEventListener("click", function () { redispatch(incident, card, select, note, button); });
+    actions.appendChild(button);
+    card.appendChild(actions);
+    card.appendChild(el("div", { "class": "card-result", role: "status" }));
+    return card;
+  }
+  function redispatch(incident, card, select, note, button) {
+    var out = card.querySelector(".card-result"), line = $("returned-result");
+    begun[incident.id] = 1;
+    if (!select.value) { say(out, "请先选择改派单位。", "refused"); select.focus(); return; }
+    button.disabled = true;
+    P.api("POST", "/incidents/" + incident.id + "/dispatch", { unit: select.value, note: note.value.trim() },
+          P.ifMatch(incident.version)).then(function (r) {
+      var order = r.body.incident;
+      delete begun[incident.id];
+      say(line, "已改派：" + incident.title + " → " + P.unitName(order.unit) + "（" + (L.status[order.status] || order.status) + "）", "ok");
+      line.setAttribute("data-state", "dispatched"); line.setAttribute("data-id", order.id);
+      return loadReturned(r.body.position);
+    }).catch(function (e) {
+      button.disabled = false;
+      if (e.status !== 409) { say(out, P.refusal(e), "refused"); return; }
+      return P.conflict(e, incident).then(function (c) {
+        delete begun[incident.id]; delete returning[incident.id];
+        say(line, "工单 " + incident.title + " " + c.text, "conflict");
+        line.setAttribute("data-state", "conflict"); line.setAttribute("data-id", incident.id);
+        return loadReturned(c.now ? c.now.position : 0);
+      });
+    });
+  }
+
   // --- return visits ----------------------------------------------------------------------
   function loadVisits(position) {
-    var q = "?state=resolved" + (position ? "&min_position=" + position : "");
-    return P.api("GET", "/units/" + me.unit + "/queue" + q).then(function (r) {
+    return readQueue("visits", "resolved", position).then(function (items) {
+      if (!items) return;
       var box = $("visits"); box.textContent = "";
-      var items = r.body.items.filter(function (i) { return i.status === "resolved"; });
       box.setAttribute("data-state", items.length ? "shown" : "none");
       if (!items.length) {
         visiting = {}; box.appendChild(el("p", { "class": "empty" }, "暂无待回访工单")); return;
@@ -252,24 +378,44 @@
     var actions = el("div", { "class": "actions" });
     [["satisfied", "满意"], ["basically_satisfied", "基本满意"], ["unsatisfied", "不满意"]].forEach(function (r) {
       var b = el("button", { type: "button", "class": "secondary", "data-result": r[0] }, r[1]);
-      b.addEventListener("click", function () { visit(incident, card, r[0]); });
+      b.addEventListener("click", function () {
+        var note = card.querySelector(".visit-note").value.trim();
+        visit(incident, card, "return-visit", { result: r[0], note: note }, "已记录回访");
+      });
       actions.appendChild(b);
     });
     card.appendChild(actions);
+    // Closing without a return visit (the resident cannot be reached): the domain asks why.
+    var closeId = "close-note-" + incident.id;
+    card.appendChild(el("label", { "for": closeId }, "不回访结案原因"));
+    card.appendChild(el("input", { id: closeId, "class": "close-note", autocomplete: "off" }));
+    var close = el("button", { type: "button", "class": "danger", "data-action": "close" }, "不回访结案");
+    close.addEventListener("click", function () {
+      var note = card.querySelector(".close-note").value.trim();
+      visit(incident, card, "close", { note: note }, "已不回访结案");
+    });
+    card.appendChild(el("div", { "class": "actions" })).appendChild(close);
     card.appendChild(el("div", { "class": "card-result", role: "status" }));
     return card;
   }
-  function visit(incident, card, result) {
-    var out = card.querySelector(".card-result");
-    var note = card.querySelector(".visit-note").value.trim();
-    P.api("POST", "/incidents/" + incident.id + "/return-visit", { result: result, note: note },
-          P.ifMatch(incident.version)).then(function (r) {
-      var order = r.body.incident;
-      say(out, "已记录回访：" + (L.status[order.status] || order.status), "ok");
+  function visit(incident, card, action, body, done) {
+    var out = card.querySelector(".card-result"), line = $("visits-result");
+    P.api("POST", "/incidents/" + incident.id + "/" + action, body, P.ifMatch(incident.version)).then(function (r) {
+      var order = r.body.incident, said = done + "：" + (L.status[order.status] || order.status);
+      say(out, said, "ok");
+      say(line, said + "（" + incident.title + "）", "ok");
+      line.setAttribute("data-state", action); line.setAttribute("data-id", order.id);
       card.setAttribute("data-status", order.status);
       Array.prototype.forEach.call(card.querySelectorAll("button"), function (b) { b.disabled = true; });
     }).catch(function (e) {
-      say(out, (e.status === 409 ? "该工单已被他人更新：" : "") + P.refusal(e), "refused");
+      if (e.status !== 409) { say(out, P.refusal(e), "refused"); return; }
+      return P.conflict(e, incident).then(function (c) {
+        say(out, c.text, "conflict");
+        say(line, "工单 " + incident.title + " " + c.text, "conflict");
+        line.setAttribute("data-state", "conflict"); line.setAttribute("data-id", incident.id);
+        delete visiting[incident.id];
+        return loadVisits(c.now ? c.now.position : 0);
+      });
     });
   }
 
@@ -278,8 +424,8 @@
     if (me.actions.indexOf("report") < 0) {
       P.notice("接单台供调度员使用：" + (P.L.role[me.role] || me.role) + "令牌不能接单，提交时将被拒绝。");
     }
-    showFields(); loadCatalogue(); loadVisits();
-    P.live(function (position) { loadVisits(position); });
+    showFields(); loadCatalogue(); loadReturned(); loadVisits();
+    P.live(function (position) { loadReturned(position); loadVisits(position); });
     $("kind").addEventListener("change", function () { showFields(); scheduleCheck(); });
     $("category").addEventListener("change", scheduleCheck);
     $("place").addEventListener("input", function () {

@@ -151,29 +151,11 @@
       }).catch(function (e) {
         b.disabled = false;
         if (e.status !== 409) { say(out, P.refusal(e), "refused"); return; }
-        var found = /version (\d+)/.exec(e.message), actual = found ? parseInt(found[1], 10) : 0;
-        reload(incident.id, actual, 10).then(function (now) {
-          shown[now.id] = now;
-          fill(node, now, true);
-          say(node.querySelector(".card-result"), "该工单已被他人更新，已重新加载：" + changes(incident, now)
-              + "（" + e.message + "）", "conflict");
+        P.conflict(e, incident).then(function (c) {
+          if (c.now) { shown[c.now.id] = c.now; fill(node, c.now, true); }
+          say(node.querySelector(".card-result"), c.text, "conflict");
         });
       });
-  }
-  // The order as the projections have it, once they show at least ``version``.
-  function reload(id, version, tries) {
-    return P.api("GET", "/incidents/" + id).then(function (r) {
-      if (r.body.version >= version || tries <= 0) return r.body;
-      return new Promise(function (ok) { setTimeout(ok, 200); })
-        .then(function () { return reload(id, version, tries - 1); });
-    });
-  }
-  function changes(was, now) {
-    var said = ["版本 " + was.version + " → " + now.version];
-    if (was.status !== now.status) said.push("状态 " + L.status[was.status] + " → " + L.status[now.status]);
-    if (was.unit !== now.unit) said.push("承办 " + P.unitName(was.unit) + " → " + P.unitName(now.unit));
-    if (was.holder !== now.holder) said.push("认领人 " + (was.holder || "无") + " → " + (now.holder || "无"));
-    return said.join("；");
   }
 
   P.start(function (who) {

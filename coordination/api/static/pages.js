@@ -1,5 +1,6 @@
 // What the work pages share (templates/page_base.html loads it first; no build step): the tab's
-// token, calls to the API, the header, labels, times and countdowns, the live stream.
+// token, calls to the API, the header, labels, times and countdowns, the live stream, and what
+// a page does on a version conflict (reload the order, say what changed).
 "use strict";
 var Pages = (function () {
   var CONFIG = JSON.parse(document.getElementById("page-config").textContent);
@@ -126,7 +127,39 @@ var Pages = (function () {
   function refusal(e) {
     return "未能完成：" + e.message;
   }
+  // Whether unit ``id`` lies in the subtree of ``root`` (the unit itself included).
+  function within(id, root) {
+    for (var at = id; at; at = (CONFIG.units[at] || {}).parent) { if (at === root) return true; }
+    return false;
+  }
+  // The order as the projections have it, once they show at least ``version``.
+  function reload(id, version, tries) {
+    return api("GET", "/incidents/" + id).then(function (r) {
+      if (r.body.version >= version || tries <= 0) return r.body;
+      return new Promise(function (ok) { setTimeout(ok, 200); })
+        .then(function () { return reload(id, version, tries - 1); });
+    });
+  }
+  function changes(was, now) {
+    var said = ["版本 " + was.version + " → " + now.version];
+    if (was.status !== now.status) said.push("状态 " + L.status[was.status] + " → " + L.status[now.status]);
+    if (was.unit !== now.unit) said.push("承办 " + unitName(was.unit) + " → " + unitName(now.unit));
+    if (was.holder !== now.holder) said.push("认领人 " + (was.holder || "无") + " → " + (now.holder || "无"));
+    return said.join("；");
+  }
+  // A version conflict (409) on an order the page showed as ``was``: the order reloaded, once
+  // the projections show the version the API named, and what changed, with the API's message.
+  // Resolves {now, text}; now is null when the order can no longer be read (moved away).
+  function conflict(e, was) {
+    var found = /version (\d+)/.exec(e.message), actual = found ? parseInt(found[1], 10) : 0;
+    return reload(was.id, actual, 10).then(function (now) {
+      return { now: now, text: "该工单已被他人更新，已重新加载：" + changes(was, now) + "（" + e.message + "）" };
+    }, function () {
+      return { now: null, text: "该工单已被他人更新（" + e.message + "）" };
+    });
+  }
   return { config: CONFIG, KEY: KEY, HOME: HOME, L: L, $: $, el: el, api: api, ifMatch: ifMatch,
            start: start, notice: notice, local: local, countdown: countdown, describe: describe,
-           items: items, live: live, unitName: unitName, token: token, refusal: refusal };
+           items: items, live: live, unitName: unitName, token: token, refusal: refusal,
+           within: within, reload: reload, changes: changes, conflict: conflict };
 })();

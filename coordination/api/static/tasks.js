@@ -1,12 +1,15 @@
 // 我的任务, field staff's page (made for a phone): claim the next order, work what one holds
-// with its lease counting down, resolve with a note; the community's waiting orders, with
-// whether one may take the risky ones. A new order in the community, or a night emergency
+// with its lease counting down, resolve with a note or release it with a reason; the
+// community's waiting orders, with whether one may take the risky ones; colleagues' claims,
+// and taking a risky one over (trained staff only). Release and take-over send the version
+// shown (If-Match); a conflict reloads the order and says what changed. A new order in the community, or a night emergency
 // naming this member, raises an alert (sound and vibration where the browser allows), from
 // the dashboard's live stream, scoped to the token.
 "use strict";
 (function () {
   var P = Pages, $ = P.$, el = P.el, L = P.L;
-  var me = null, member = null, known = null, alerts = 0, position = 0, held = {};
+  var me = null, member = null, members = {}, known = null, alerts = 0, position = 0, held = {}, others = {};
+  var asked = { mine: 0, pool: 0 };
 
   function say(node, text, cls) {
     node.textContent = ""; if (text) node.appendChild(el("p", { "class": "message " + (cls || "") }, text));
@@ -15,11 +18,14 @@
 
   function loadMember() {
     return P.api("GET", "/units/" + me.unit + "/staff").then(function (r) {
-      member = r.body.items.filter(function (m) { return m.id === me.staff_id; })[0] || null;
+      r.body.items.forEach(function (m) { members[m.id] = m; });
+      member = members[me.staff_id] || null;
     }).catch(function () { member = null; });
   }
   function loadMine(min) {
+    var n = ++asked.mine;
     return P.api("GET", "/me/assignments?" + at(min)).then(function (r) {
+      if (n !== asked.mine) return;  // a later read is on its way: its answer is shown
       var box = $("mine"); box.textContent = "";
       box.setAttribute("data-state", r.body.items.length ? "shown" : "none");
       if (!r.body.items.length) {
@@ -85,6 +91,29 @@
         }).catch(function (e) { resolve.disabled = false; say(out, P.refusal(e), "refused"); });
     });
     details.appendChild(el("div", { "class": "actions" })).appendChild(resolve);
+    // Give it back to the community's queue, saying why, for a colleague to claim.
+    var reasonId = "release-reason-" + incident.id;
+    details.appendChild(el("label", { "for": reasonId }, "释放原因"));
+    var reason = el("input", { id: reasonId, autocomplete: "off" });
+    details.appendChild(reason);
+    var release = el("button", { type: "button", "class": "act danger", "data-action": "release" }, "释放");
+    release.addEventListener("click", function () {
+      if (!reason.value.trim()) { say(out, "请填写释放原因，方便同事接续。", "refused"); reason.focus(); return; }
+      release.disabled = true;
+      // Back in the pool by one's own hand raises no alert (the live refresh may come first).
+      var wasKnown = known && known[incident.id];
+      if (known) known[incident.id] = 1;
+      P.api("POST", "/incidents/" + incident.id + "/release", { reason: reason.value.trim() }, P.ifMatch(incident.version))
+        .then(function (r) {
+          delete held[incident.id];
+          done("released", incident, "已释放，退回社区待领：" + incident.title);
+          return reload(r.body.position);
+        }).catch(function (e) {
+          if (known && !wasKnown) delete known[incident.id];
+          release.disabled = false; refused(e, incident, out);
+        });
+    });
+    details.appendChild(el("div", { "class": "actions" })).appendChild(release);
     details.appendChild(out);
     card.appendChild(details);
     return card;
@@ -95,11 +124,15 @@
     return { yes: false, text: "需隔离培训：您未受训，不能领取" };
   }
   function loadPool(min) {
-    return P.api("GET", "/units/" + me.unit + "/queue?limit=100&" + at(min)).then(function (r) {
-      var items = r.body.items.filter(function (i) { return i.unit === me.unit && i.status === "handed_down"; });
+    var n = ++asked.pool;
+    return P.api("GET", "/units/" + me.unit + "/queue?limit=200&" + at(min)).then(function (r) {
+      if (n !== asked.pool) return;  // a later read is on its way: its answer is shown
+      var here = r.body.items.filter(function (i) { return i.unit === me.unit; });
+      var items = here.filter(function (i) { return i.status === "handed_down"; });
       noticeNew(items);
       var box = $("pool"); box.textContent = "";
       box.setAttribute("data-state", items.length ? "shown" : "none");
+      renderOthers(here.filter(function (i) { return i.status === "claimed" && i.holder !== me.staff_id; }));
       if (!items.length) { box.appendChild(el("p", { "class": "empty" }, "暂无待领工单")); return; }
       var list = el("ul", { "class": "cards", id: "pool-list" });
       items.forEach(function (incident) { list.appendChild(poolCard(incident)); });
@@ -127,6 +160,73 @@
     });
     card.appendChild(claim); card.appendChild(out);
     return card;
+  }
+  // Colleagues' claims in the community. A card is kept while its order is unchanged (so what
+  // it said stays); risky work may be taken over by one trained for it, other work not.
+  function renderOthers(items) {
+    var box = $("others"), now = {};
+    box.textContent = "";
+    box.setAttribute("data-state", items.length ? "shown" : "none");
+    if (!items.length) { others = {}; box.appendChild(el("p", { "class": "empty" }, "暂无同事办理中的工单")); return; }
+    var list = el("ul", { "class": "cards", id: "others-list" });
+    items.forEach(function (incident) {
+      var kept = others[incident.id];
+      now[incident.id] = kept && kept.getAttribute("data-version") === String(incident.version)
+        ? kept : otherCard(incident);
+      list.appendChild(now[incident.id]);
+    });
+    others = now;
+    box.appendChild(list);
+  }
+  function holderName(id) { return members[id] ? members[id].name + "（" + id + "）" : id; }
+  function otherCard(incident) {
+    var card = el("li", { "class": "card " + incident.kind + " " + incident.priority, "data-id": incident.id,
+                          "data-version": incident.version, "data-holder": incident.holder });
+    card.appendChild(heading(incident));
+    var meta = el("div", { "class": "meta" });
+    meta.appendChild(el("span", {}, P.describe(incident)));
+    meta.appendChild(el("span", { "class": "holder" }, "认领人 " + holderName(incident.holder)));
+    meta.appendChild(el("span", {}, incident.place));
+    if (incident.lease_expires_at) meta.appendChild(P.countdown("认领有效", incident.lease_expires_at));
+    card.appendChild(meta);
+    var out = el("div", { "class": "card-result", role: "status" });
+    if (!incident.risky) {
+      card.appendChild(el("p", { "class": "hint" }, "非风险工单不能接手：如需转交，请认领人释放。"));
+      card.appendChild(out);
+      return card;
+    }
+    var trained = member && member.quarantine_trained;
+    card.appendChild(el("p", { "class": "may " + (trained ? "yes" : "no") },
+                        trained ? "需隔离培训：您已受训，可以接手" : "需隔离培训：您未受训，不能接手"));
+    var take = el("button", { type: "button", "class": "secondary", "data-action": "take-over",
+                              "aria-label": "接手：" + incident.title }, "接手");
+    take.addEventListener("click", function () {
+      take.disabled = true;
+      P.api("POST", "/incidents/" + incident.id + "/take-over", {}, P.ifMatch(incident.version)).then(function (r) {
+        done("taken-over", incident, "已接手：" + incident.title + "（原认领人 " + holderName(incident.holder) + "）");
+        return reload(r.body.position);
+      }).catch(function (e) { take.disabled = false; refused(e, incident, out); });
+    });
+    card.appendChild(take); card.appendChild(out);
+    return card;
+  }
+  // An action's answer, said under 我的任务 where it stays while the lists move.
+  function done(what, incident, text) {
+    var line = $("claim-result");
+    say(line, text, "ok");
+    line.setAttribute("data-state", what); line.setAttribute("data-id", incident.id);
+  }
+  // A refusal in the card with the API's own message; a version conflict reloads the order
+  // and says, under 我的任务, what changed.
+  function refused(e, incident, out) {
+    if (e.status !== 409) { say(out, P.refusal(e), "refused"); return; }
+    return P.conflict(e, incident).then(function (c) {
+      var line = $("claim-result");
+      delete held[incident.id]; delete others[incident.id];
+      say(line, "工单 " + incident.title + " " + c.text, "conflict");
+      line.setAttribute("data-state", "conflict"); line.setAttribute("data-id", incident.id);
+      return reload(c.now ? c.now.position : 0);
+    });
   }
   function noticeNew(items) {
     var first = known === null;
