@@ -2,9 +2,9 @@
 // with its lease counting down, resolve with a note or release it with a reason; the
 // community's waiting orders, with whether one may take the risky ones; colleagues' claims,
 // and taking a risky one over (trained staff only). Release and take-over send the version
-// shown (If-Match); a conflict reloads the order and says what changed. A new order in the community, or a night emergency
-// naming this member, raises an alert (sound and vibration where the browser allows), from
-// the dashboard's live stream, scoped to the token.
+// shown (If-Match); a conflict reloads the order and says what changed. A new order in the
+// community, or a night emergency naming this member, raises an alert (sound and vibration
+// where the browser allows), from the dashboard's live stream, scoped to the token.
 "use strict";
 (function () {
   var P = Pages, $ = P.$, el = P.el, L = P.L;
