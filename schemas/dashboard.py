@@ -107,6 +107,12 @@ class CityDistrictSchema(GroupSchema):
     position = fields.Integer(
         metadata={"description": "The position in this district's log the figures reflect."}
     )
+    unavailable = fields.String(
+        metadata={
+            "description": "Only when this district's store could not answer now (its shard "
+            "failing over): why. The row then has no figures."
+        }
+    )
 
 
 class CitySummarySchema(GroupSchema):
@@ -115,6 +121,15 @@ class CitySummarySchema(GroupSchema):
     level = fields.String()
     date = fields.String()
     as_of = fields.String(metadata={"description": "The time 'now' means: open and overdue."})
+    complete = fields.Boolean(
+        metadata={
+            "description": "Whether every district answered; if not, the city's figures "
+            "are those of the districts that did."
+        }
+    )
+    unavailable = fields.List(
+        fields.String(), metadata={"description": "The districts that could not answer now."}
+    )
     districts = fields.List(
         fields.Nested(CityDistrictSchema),
         metadata={"description": "Each district of the city, over its whole subtree."},

@@ -43,6 +43,8 @@ class EmbeddedCluster:
             "--cluster-node-timeout", str(node_timeout_ms),
             # A replica takes over however long it was cut off: a test kills primaries.
             "--cluster-replica-validity-factor", "0",
+            # A shard that is down stops its own districts only, not every district.
+            "--cluster-require-full-coverage", "no",
         )  # fmt: skip
         count = primaries * (1 + replicas)
         self.nodes = [

@@ -15,12 +15,14 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
+from redis.exceptions import RedisClusterException, RedisError
 
 from coordination.domain.units import HANDLING_LEVELS, Jurisdiction, Unit
 from coordination.projections import figures
 from coordination.projections.reads import Figures, ReadModels
 from coordination.projections.supply_books import SupplyDay
 from coordination.projections.views import Spell
+from coordination.store.connection import is_unavailable
 from coordination.store.mapper import to_data
 
 
@@ -84,13 +86,30 @@ def city_summary(
     """A city's figures: each district's over its whole subtree, per kind and in total (open
     and overdue now, the day's figures), and the city's, summed from the districts' counts (so
     its rates and percentiles are the city's own, not an average of the districts'). Each
-    district is read at its own generation, in one transaction on its own slot."""
+    district is read at its own generation, in one transaction on its own slot.
+
+    A district whose shard cannot answer now (a failover under way) is listed as
+    ``unavailable``, with why, and left out of the city's figures, which then say they are not
+    ``complete``: the other districts are still shown. If no district answers, the error is
+    raised."""
     as_of(day, now, tz)  # refuses a day not yet begun
     rows: list[dict[str, Any]] = []
     summed: dict[str, figures.Tally] = {}
+    missing: list[str] = []
+    failure: BaseException | None = None
     for district in jurisdiction.districts(city):
         units = subtree(jurisdiction, district)
-        found = reads.figures(district, day.isoformat(), [u.id for u in units], now, held_now=True)
+        try:
+            found = reads.figures(
+                district, day.isoformat(), [u.id for u in units], now, held_now=True
+            )
+        except (RedisError, RedisClusterException) as exc:
+            if not is_unavailable(exc):
+                raise
+            failure = exc
+            missing.append(district)
+            rows.append({**_describe(jurisdiction.get(district)), "unavailable": unavailable(exc)})
+            continue
         by_kind = _tallies(found, lambda u: True)  # a district's figures are all its own
         for kind, tally in by_kind.items():
             summed.setdefault(kind, figures.Tally()).add(tally)
@@ -101,13 +120,22 @@ def city_summary(
                 **_group(by_kind),
             }
         )
+    if failure is not None and len(missing) == len(rows):
+        raise failure
     return {
         **_describe(jurisdiction.get(city)),
         "date": day.isoformat(),
         "as_of": now.astimezone(tz).isoformat(),
+        "complete": not missing,
+        "unavailable": missing,
         **_group(summed),
         "districts": rows,
     }
+
+
+def unavailable(exc: BaseException) -> str:
+    """Why a district's figures could not be read now, for the reader."""
+    return f"the store of this district is unavailable now ({type(exc).__name__}); retry shortly"
 
 
 def as_of(day: date, now: datetime, tz: ZoneInfo) -> datetime:

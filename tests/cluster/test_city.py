@@ -6,6 +6,7 @@ city's platform reads the city's summary over both shards."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -83,3 +84,99 @@ def test_two_districts_of_a_city_each_their_own_partition_on_its_own_shard(
         assert rows[district]["position"] == int(redis.get(keys.head(district)))
         assert rows[district]["total"]["reported"] == len(made[district])
     assert summary["total"]["reported"] == 3 and summary["total"]["open"]["total"] == 3
+
+
+def _node_id(cluster: EmbeddedCluster, node: Any) -> str:
+    with cluster.client(node) as c:
+        return str(c.execute_command("CLUSTER", "MYID").decode())
+
+
+def _replicas_of(cluster: EmbeddedCluster, primary: Any) -> list[Any]:
+    wanted = _node_id(cluster, primary)
+    found = []
+    for node in cluster.running:
+        with cluster.client(node) as c:
+            replication = c.info("replication")
+        if replication["role"] == "slave" and node is not primary:
+            with cluster.client(node) as c:
+                master = c.execute_command("CLUSTER", "NODES").decode()
+            mine = next(line for line in master.splitlines() if "myself" in line)
+            if mine.split()[3] == wanted:
+                found.append(node)
+    return found
+
+
+def test_a_shard_down_stops_its_own_district_only_and_the_city_summary_says_so(
+    cluster: EmbeddedCluster, redis: RedisCluster, redis_url: str
+) -> None:
+    """港闻区's shard is lost whole (its primary and its replica killed, so no failover can
+    help): 海韵区, on another shard, goes on taking orders; 港闻区's orders get a quick 503; the
+    city's summary answers with 海韵区's figures and names 港闻区 as unavailable. Once the
+    shard is back, the summary is complete again. (Not the shard of the tokens' slot: every
+    request's token lookup needs that one, see the README.)"""
+    app: Flask = create_app(Config(redis_url=redis_url, units_file=CITY), redis=redis)
+    services = app.extensions["coordination"]
+    client = app.test_client()
+    secret = {
+        d: services.tokens.create(Role.DISPATCHER, d, f"dispatcher-{d}")[0]
+        for d in ("gangwen", "haiyun")
+    }
+    city = services.tokens.create(Role.CITY, "haicheng", "city-platform")[0]
+
+    def post(district: str, place: str) -> Any:
+        headers = {"Authorization": f"Bearer {secret[district]}"}
+        return client.post("/incidents", json=order(place), headers=headers)
+
+    def summary() -> tuple[Any, float]:
+        started = time.monotonic()
+        answer = client.get(
+            "/dashboard/cities/haicheng", headers={"Authorization": f"Bearer {city}"}
+        )
+        return answer, time.monotonic() - started
+
+    assert post("gangwen", "丽都花园").status_code == 201
+    assert post("haiyun", "月湾小区").status_code == 201
+    for district in ("gangwen", "haiyun"):
+        services.projector.catch_up(district)
+    reported = {
+        d: client.get(
+            f"/dashboard/units/{d}", headers={"Authorization": f"Bearer {city}"}
+        ).get_json()["subtree"]["total"]["reported"]
+        for d in ("gangwen", "haiyun")
+    }
+
+    victim = cluster.owner(keys.log("gangwen"))
+    assert cluster.owner(keys.log("haiyun")) is not victim
+    assert cluster.owner(keys.token("x")) is not victim, "the tokens' shard stays up"
+    lost = [victim, *_replicas_of(cluster, victim)]
+    assert len(lost) == 2, "gangwen's shard has a primary and a replica"
+    for node in lost:
+        node.kill()
+    try:
+        time.sleep(2.5)  # past the node timeout (1 s): the others have marked the shard failed
+        started = time.monotonic()
+        taken = post("haiyun", "月湾小区")
+        assert taken.status_code == 201, taken.get_json()
+        refused = post("gangwen", "丽都花园")
+        assert refused.status_code == 503, refused.get_json()
+        assert time.monotonic() - started < 10
+        services.projector.catch_up("haiyun")  # a projector of a district that is up goes on
+        answer, seconds = summary()
+        assert answer.status_code == 200, answer.get_json()
+        body = answer.get_json()
+        assert body["complete"] is False and body["unavailable"] == ["gangwen"]
+        rows = {row["unit"]: row for row in body["districts"]}
+        assert "retry" in rows["gangwen"]["unavailable"] and "total" not in rows["gangwen"]
+        assert "unavailable" not in rows["haiyun"]
+        assert rows["haiyun"]["total"]["reported"] == reported["haiyun"] + 1
+        assert body["total"]["reported"] == reported["haiyun"] + 1  # the answering ones
+        assert seconds < 10, seconds
+    finally:
+        for node in lost:
+            node.start()
+        cluster.wait_ready(timeout=60)
+    services.projector.catch_up("gangwen")
+    answer, _ = summary()
+    body = answer.get_json()
+    assert body["complete"] is True and body["unavailable"] == []
+    assert body["total"]["reported"] == reported["haiyun"] + 1 + reported["gangwen"]
