@@ -19,6 +19,7 @@ from coordination.config import Config
 from coordination.devtools.demo.data import CATALOGUE
 from coordination.devtools.embedded import EmbeddedServer
 from coordination.domain.access import Actor, Role
+from coordination.domain.units import Level
 from coordination.domain.values import StaffKind
 
 DEMO_TOKENS = [
@@ -193,7 +194,9 @@ def demo_tokens(config: Config) -> dict[str, str]:
     path = config.data_dir / "demo-tokens.json"
     saved: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
     tokens = {}
-    for role, unit, name in DEMO_TOKENS:
+    # With a units file that puts a city above the district (city.json), its platform too.
+    cities = [u.id for u in services.jurisdiction.ancestors("gangwen") if u.level is Level.CITY]
+    for role, unit, name in [*DEMO_TOKENS, *((Role.CITY, c, "demo-city") for c in cities)]:
         secret = saved.get(name)
         if secret is None or services.tokens.lookup(secret) is None:
             secret, _ = services.tokens.create(role, unit, name)
