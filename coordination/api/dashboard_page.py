@@ -13,6 +13,8 @@ of server-sent events that tells it when the projections of its unit's subtree h
   block); its style and script are
   ``static/dashboard.css`` and ``static/dashboard.js``, served by the app's static route at
   ``/dashboard/static/<file>`` (no token, nothing from outside; see ``coordination.api.app``).
+  A token on a city (above any one district) gets ``422`` from the board's reads; the script
+  then sends it on to the city's own page, ``/city`` (``coordination.api.pages``).
 * ``GET /dashboard/stream?token=...`` (EventSource cannot send headers): see
   ``coordination.api.streams``.
 """

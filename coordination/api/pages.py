@@ -10,6 +10,9 @@ step, nothing from outside.
 * ``GET /inbox``: the handling unit's inbox (承办单位) of a street's or department's handlers.
 * ``GET /tasks``: 我的任务, field staff's page, made for a phone: claim, resolve, release with a
   reason; take a colleague's risky claim over (trained staff only).
+* ``GET /city``: 全市汇总, the city's 12345 platform's page (where the login page sends a token
+  on a city): a row per district and the city's total, from ``GET /dashboard/cities/<city>``,
+  for today or a chosen day, read again every 30 s (a city has no single live stream).
 
 No token is needed to load a page; its script reads the API with the tab's token, and every
 refusal is shown with the API's own message. A command sends the version the page showed
@@ -32,7 +35,7 @@ from coordination.api.reading import services
 blp = Blueprint(
     "pages",
     __name__,
-    description="The pages: login, intake desk, handler inbox, field staff's tasks",
+    description="The pages: login, intake desk, handler inbox, field staff's tasks, the city's",
     template_folder="templates",
 )
 
@@ -41,6 +44,7 @@ PAGES = {
     "desk": ("接单台", "desk.html"),
     "inbox": ("承办单位", "inbox.html"),
     "tasks": ("我的任务", "tasks.html"),
+    "city": ("全市汇总", "city.html"),
 }
 
 
@@ -99,3 +103,13 @@ class Tasks(MethodView):
         """Field staff's tasks (我的任务), for a phone: claim, work, resolve or release; take a
         colleague's risky claim over; alerts live."""
         return page("tasks")
+
+
+@blp.route("/city")
+class City(MethodView):
+    @blp.doc(security=[])
+    @blp.response(200, **HTML)
+    def get(self) -> Any:
+        """The city's page (全市汇总), for the city's 12345 platform: each district's figures and
+        the city's, today or on a chosen day, read again every 30 s."""
+        return page("city")

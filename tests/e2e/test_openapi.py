@@ -149,7 +149,7 @@ NO_TOKEN = {
     ("/dashboard", "get"),
     ("/metrics", "get"),
     ("/supplies/donations/public", "get"),
-    *((f"/{page}", "get") for page in ("login", "desk", "inbox", "tasks")),  # the work pages
+    *((f"/{page}", "get") for page in ("login", "desk", "inbox", "tasks", "city")),  # the pages
 }
 # (the stream takes one as ?token=)
 ROLE_CHECKED_READS = {

@@ -31,7 +31,7 @@ from coordination.domain.access import Role
 STATIC = ROOT / "coordination" / "api" / "static"
 PHONE = {"width": 360, "height": 740}
 DESKTOP = {"width": 1280, "height": 900}
-PAGES = ("login", "desk", "inbox", "tasks")
+PAGES = ("login", "desk", "inbox", "tasks", "city")
 CADRE = "wang-li"  # a 丽都 cadre, trained for quarantine visits
 
 
@@ -438,7 +438,7 @@ def test_the_pages_load_without_a_token_and_nothing_from_outside(
         units = json.loads(config.group(1))["units"]
         assert units[CHENQIAO] == {"name": "陈桥街道", "level": "street", "parent": "gangwen"}
         assert not re.findall(r"[a-z][a-z0-9+.-]*://", html, re.IGNORECASE)
-    for name in ("pages.css", "pages.js", "login.js", "desk.js", "inbox.js", "tasks.js"):
+    for name in ("pages.css", "pages.js", "login.js", "desk.js", "inbox.js", "tasks.js", "city.js"):
         answer = client.get(f"/dashboard/static/{name}")
         assert answer.status_code == 200, name
         text = answer.get_data(as_text=True)

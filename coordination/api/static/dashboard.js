@@ -36,7 +36,7 @@
     return fetch(url, { headers: { Authorization: "Bearer " + sessionStorage.getItem(KEY) } })
       .then(function (r) {
         if (r.status === 401) { sessionStorage.removeItem(KEY); throw new Error("401"); }
-        if (!r.ok) throw new Error(r.status + " " + url);
+        if (!r.ok) { var err = new Error(r.status + " " + url); err.status = r.status; throw err; }
         return r.json();
       });
   }
@@ -234,11 +234,22 @@
       });
     }).catch(function (err) {
       if (err.message === "401") showLogin("令牌无效或已撤销");
+      else if (err.status === 422) toCity();
       else $("live").textContent = "读取失败, 稍后重试";
     }).then(function () {
       busy = false;
       if (again) { again = false; setTimeout(refresh, 200); }
     });
+  }
+  // A token on a city (above any one district: the board's reads answer 422) has a page of its
+  // own, the city's summary: go there with the token (the work pages keep it under their key).
+  function toCity() {
+    get("/me").then(function (me) {
+      if (me.level !== "city") throw new Error("not a city");
+      if (source) { source.close(); source = null; }
+      sessionStorage.setItem("coordination.token", sessionStorage.getItem(KEY));
+      location.replace("/city");
+    }).catch(function () { $("live").textContent = "读取失败, 稍后重试"; });
   }
   function listen() {
     if (source) source.close();

@@ -1,5 +1,6 @@
 // The login page: the token is checked (GET /me), kept in this tab's sessionStorage only, and
-// the page goes on to the token's own page (or where it was sent from).
+// the page goes on to the token's own page (a city's token: the city's page, /city) or where it
+// was sent from.
 "use strict";
 (function () {
   var P = Pages, $ = P.$;
@@ -14,7 +15,7 @@
       return r.json().then(function (body) {
         if (!r.ok) { $("login-error").textContent = "登录失败：" + body.message; return; }
         sessionStorage.setItem(P.KEY, secret);
-        var home = P.HOME[body.role] || "/login";
+        var home = P.home(body);
         var target = next && /^\/[a-z]+$/.test(next) && next !== "/login" ? next : home;
         if (target === "/dashboard") sessionStorage.setItem("coordination.dashboard.token", secret);
         location.assign(target);

@@ -1,15 +1,15 @@
 // What the work pages share (templates/page_base.html loads it first; no build step): the tab's
 // token, calls to the API, the header, labels, times and countdowns, the live stream, and what
-// a page does on a version conflict (reload the order, say what changed).
+// a page does on a version conflict (reload the order, say what changed), rates as percentages.
 "use strict";
 var Pages = (function () {
   var CONFIG = JSON.parse(document.getElementById("page-config").textContent);
   var KEY = "coordination.token";
   var HOME = { dispatcher: "/desk", admin: "/desk", handler: "/inbox", field: "/tasks",
-               viewer: "/dashboard", open311: "/login" };
+               viewer: "/dashboard", open311: "/login", city: "/city" };
   var L = {
     role: { dispatcher: "调度员", handler: "承办人", field: "社区工作人员", viewer: "查看",
-            admin: "管理员", open311: "Open311" },
+            admin: "管理员", open311: "Open311", city: "市级平台" },
     kind: { work_order: "热线工单", supply_delivery: "物资配送", quarantine_visit: "隔离上门",
             night_emergency: "夜间突发" },
     category: { consultation: "咨询", tip: "建议线索", complaint: "投诉" },
@@ -107,6 +107,17 @@ var Pages = (function () {
     if (incident.category) what += "·" + (L.category[incident.category] || incident.category);
     return what;
   }
+  // A rate (floored to four decimals by the API) as a percentage, floored to one decimal, so
+  // 100% only when every one counts; null (nothing to divide by) as "—".
+  function percent(rate) {
+    if (rate === null || rate === undefined) return "—";
+    return Math.floor(Math.round(rate * 10000) / 10) / 10 + "%";
+  }
+  // Where a token goes after logging in: a city's token (its own or an admin's) to the city's
+  // page, else its role's page.
+  function home(me) {
+    return me.level === "city" ? "/city" : HOME[me.role] || "/login";
+  }
   function items(list) {
     return (list || []).map(function (i) { return i.item + " " + i.quantity + " " + (i.measure || ""); })
       .join("，");
@@ -160,6 +171,7 @@ var Pages = (function () {
   }
   return { config: CONFIG, KEY: KEY, HOME: HOME, L: L, $: $, el: el, api: api, ifMatch: ifMatch,
            start: start, notice: notice, local: local, countdown: countdown, describe: describe,
-           items: items, live: live, unitName: unitName, token: token, refusal: refusal,
-           within: within, reload: reload, changes: changes, conflict: conflict };
+           items: items, percent: percent, home: home, live: live, unitName: unitName,
+           token: token, refusal: refusal, within: within, reload: reload, changes: changes,
+           conflict: conflict };
 })();
