@@ -277,3 +277,59 @@ def test_a_district_keeps_its_own_page_and_the_city_page_refuses_it(
             assert table(wall)[CITY]["epidemic_share"] == "100%"
         finally:
             browser.close()
+
+
+def test_a_district_that_cannot_answer_is_said_so_and_left_out_of_the_total(
+    city_app: Flask, base_url: str, secrets: dict[str, str]
+) -> None:
+    """A district whose shard is down (a failover under way) comes back from the API with
+    ``unavailable`` and no figures, and the city's figures are the others' (what
+    ``tests/cluster/test_city.py`` proves on a real cluster with a shard killed). Here the
+    real answer is rewritten so on its way to the page, as the API would answer with 港闻区's
+    shard down: the city's total is then 海韵区's alone."""
+    from playwright.sync_api import sync_playwright
+
+    file(base_url, secrets, "gangwen", "丽都花园", True)
+    file(base_url, secrets, "haiyun", "月湾小区", False)
+    caught_up(city_app)
+
+    def shard_down(route: Any) -> None:
+        real = route.fetch()
+        body = real.json()
+        rows = {d["unit"]: d for d in body["districts"]}
+        rows["gangwen"] = {
+            "unit": "gangwen",
+            "name": "港闻区",
+            "level": "district",
+            "unavailable": "the store of this district is unavailable now (ConnectionError)",
+        }
+        body.update(
+            districts=[rows["gangwen"], rows["haiyun"]],
+            total=rows["haiyun"]["total"],
+            by_kind=rows["haiyun"]["by_kind"],
+            complete=False,
+            unavailable=["gangwen"],
+        )
+        route.fulfill(response=real, json=body)
+
+    executable = chromium()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(viewport=PHONE, locale="zh-CN")
+            context.route(re.compile(r".*/dashboard/cities/haicheng.*"), shard_down)
+            city = Tab(context, "city")
+            city.login(base_url, secrets["city"], "/city")
+            shown(city)
+            found = table(city)
+            assert found["gangwen"] == {
+                "name": "港闻区",
+                "unavailable": "暂时无法读取，稍后自动重试",
+            }
+            assert found["haiyun"] == row("海韵区", "1", "0", "1", "0%", "—", "—", "—", "1")
+            assert found[CITY] == row(
+                "全市合计（不含港闻区）", "1", "0", "1", "0%", "—", "—", "—", "1"
+            )
+            city.labelled()
+        finally:
+            browser.close()

@@ -3,7 +3,8 @@
 // calls) and the city's total row, from GET /dashboard/cities/<city>; a date picker for another
 // day (kept in the address as ?date=). A city has no single live stream (each district is a log
 // of its own), so the page reads the summary again 30 s after each read. A refusal is shown with
-// the API's own message, and the table is emptied: no figures of another day stay on show.
+// the API's own message, and the table is emptied: no figures of another day stay on show. A
+// district that cannot answer now is said so in its row and left out of the total.
 "use strict";
 (function () {
   var P = Pages, $ = P.$, el = P.el;
@@ -35,11 +36,25 @@
     });
     return tr;
   }
+  // A district whose store could not answer now (its shard failing over): said in its row, and
+  // left out of the city's total, whose label names it.
+  function unavailable(d) {
+    var tr = el("tr", { "data-unit": d.unit, "class": "unavailable" });
+    tr.appendChild(el("th", { scope: "row" }, d.name));
+    tr.appendChild(el("td", { colspan: String(COLUMNS.length), "data-field": "unavailable" },
+                      "暂时无法读取，稍后自动重试"));
+    return tr;
+  }
   function render(summary) {
     var body = $("district-rows"), foot = $("city-total");
     body.textContent = ""; foot.textContent = "";
-    summary.districts.forEach(function (d) { body.appendChild(row(d.unit, d.name, d.total)); });
-    foot.appendChild(row(summary.unit, "全市合计", summary.total, "total"));
+    summary.districts.forEach(function (d) {
+      body.appendChild(d.unavailable ? unavailable(d) : row(d.unit, d.name, d.total));
+    });
+    var missing = summary.districts.filter(function (d) { return d.unavailable; })
+      .map(function (d) { return d.name; });
+    var label = missing.length ? "全市合计（不含" + missing.join("、") + "）" : "全市合计";
+    foot.appendChild(row(summary.unit, label, summary.total, "total"));
     $("city-title").textContent = summary.name + " · 各区汇总";
     $("city-caption").textContent = summary.name + " " + summary.date + " 各区工单情况";
     $("city-meta").textContent = "日期 " + summary.date + " · 截至 " + P.local(summary.as_of);
