@@ -7,19 +7,17 @@ city's platform reads the city's summary over both shards."""
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Any
 
 from flask import Flask
 from redis.cluster import RedisCluster
+from units import CITY_FILE as CITY
 
 from coordination.api.app import create_app
 from coordination.config import Config
 from coordination.devtools.cluster import EmbeddedCluster
 from coordination.domain.access import Role
 from coordination.store import keys
-
-CITY = Path(__file__).resolve().parents[2] / "coordination" / "data" / "city.json"
 
 
 def order(place: str) -> dict[str, Any]:

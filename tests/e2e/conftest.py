@@ -17,6 +17,7 @@ import redis as redis_lib
 from flask import Flask
 from flask.testing import FlaskClient
 from supplies import stock_up
+from units import CITY_FILE
 from worker import RqWorker
 
 from coordination.api.app import create_app
@@ -101,6 +102,15 @@ def app(redis_url: str, redis: redis_lib.Redis) -> Flask:
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
+
+
+@pytest.fixture
+def city_app(redis_url: str, redis: redis_lib.Redis) -> Flask:
+    """The application on the demo city's units file (``city.json``: 海城市 over 港闻区 and
+    海韵区), on the session's server, emptied for this test."""
+    application = create_app(Config(redis_url=redis_url, units_file=CITY_FILE), redis=redis)
+    application.config["TESTING"] = True
+    return application
 
 
 @pytest.fixture

@@ -20,20 +20,15 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
-import redis as redis_lib
 from browser import CHROMIUM_ARGS, chromium, serve
 from flask import Flask
 from test_pages import DESKTOP, PHONE, Tab, api
 
-from coordination.api.app import create_app
-from coordination.config import Config
 from coordination.domain.access import Role
 
-CITY_FILE = Path(__file__).resolve().parents[2] / "coordination" / "data" / "city.json"
 CITY = "haicheng"
 DISTRICTS = ("gangwen", "haiyun")
 DONGTAN = "haiyun/dongtan"
@@ -47,13 +42,6 @@ FIELDS = (
     "satisfaction",
     "calls",
 )
-
-
-@pytest.fixture
-def city_app(redis_url: str, redis: redis_lib.Redis) -> Flask:
-    application = create_app(Config(redis_url=redis_url, units_file=CITY_FILE), redis=redis)
-    application.config["TESTING"] = True
-    return application
 
 
 @pytest.fixture

@@ -7,34 +7,23 @@ districts with epidemic shares of 1/1 and 1/3 make a city of 2/4, not their aver
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-import redis as redis_lib
 from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
+from units import CITY_FILE
 
-from coordination.api.app import create_app
 from coordination.cli import main
-from coordination.config import Config
 from coordination.domain.access import Role
 
-CITY_FILE = Path(__file__).resolve().parents[2] / "coordination" / "data" / "city.json"
 CITY = "haicheng"
 DISTRICTS = ("gangwen", "haiyun")
 
 
 def bearer(secret: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {secret}"}
-
-
-@pytest.fixture
-def city_app(redis_url: str, redis: redis_lib.Redis) -> Flask:
-    application = create_app(Config(redis_url=redis_url, units_file=CITY_FILE), redis=redis)
-    application.config["TESTING"] = True
-    return application
 
 
 @pytest.fixture

@@ -6,13 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import redis as redis_lib
+from units import CITY_FILE
 
 from coordination.api.app import create_app
 from coordination.config import Config
 from coordination.devtools.devrun import demo_tokens
 from coordination.domain.access import Role
-
-CITY_FILE = Path(__file__).resolve().parents[2] / "coordination" / "data" / "city.json"
 
 
 def test_the_demo_gives_the_city_its_token_when_there_is_a_city(

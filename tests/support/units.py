@@ -1,6 +1,7 @@
-"""A units tree of two districts for the tests of what crosses a district's border: the demo
-district as on disk, and a neighbour, 海西区, with one street, one community and one place
-(兰亭花园). A plain module on pytest's ``pythonpath``: ``from units import two_districts_tree``."""
+"""Units trees for the tests of what crosses a district's border: two districts (the demo
+district as on disk, and a neighbour, 海西区, with one street, one community and one place,
+兰亭花园); and the demo city's units file (``CITY_FILE``: 海城市 over 港闻区 and 海韵区). A plain
+module on pytest's ``pythonpath``: ``from units import two_districts_tree``."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import json
 from typing import Any
 
 from coordination.config import DEFAULT_UNITS_FILE
+
+CITY_FILE = DEFAULT_UNITS_FILE.with_name("city.json")
 
 
 def two_districts_tree() -> dict[str, Any]:
