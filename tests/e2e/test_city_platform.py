@@ -6,7 +6,7 @@ districts with epidemic shares of 1/1 and 1/3 make a city of 2/4, not their aver
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -32,7 +32,7 @@ def city_client(city_app: Flask) -> FlaskClient:
 
 
 @pytest.fixture
-def secrets(city_app: Flask) -> Iterator[dict[str, str]]:
+def secrets(city_app: Flask) -> dict[str, str]:
     store = city_app.extensions["coordination"].tokens
     made = {
         "city": (Role.CITY, CITY),
@@ -41,7 +41,7 @@ def secrets(city_app: Flask) -> Iterator[dict[str, str]]:
         "dispatcher@gangwen": (Role.DISPATCHER, "gangwen"),
         "dispatcher@haiyun": (Role.DISPATCHER, "haiyun"),
     }
-    yield {label: store.create(role, unit, label)[0] for label, (role, unit) in made.items()}
+    return {label: store.create(role, unit, label)[0] for label, (role, unit) in made.items()}
 
 
 def order(place: str, epidemic: bool, kind: str = "work_order") -> dict[str, Any]:

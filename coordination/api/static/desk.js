@@ -233,14 +233,10 @@
   function loadReturned(position) {
     return readQueue("returned", "returned", position).then(function (items) {
       if (!items) return;
-      var box = $("returned"), list = el("ul", { "class": "cards", id: "returned-list" }), now = {};
+      var box = $("returned"), list = el("ul", { "class": "cards", id: "returned-list" });
       // A card the dispatcher has begun on is left as it is (even once the order has left the
       // list): its command then meets the conflict, which says what changed. Others follow.
-      items.forEach(function (incident) {
-        var kept = returning[incident.id];
-        now[incident.id] = kept && (begun[incident.id] || kept.getAttribute("data-version") === String(incident.version))
-          ? kept : returnedCard(incident);
-      });
+      var now = P.kept(items, returning, returnedCard, function (id) { return begun[id]; });
       Object.keys(begun).forEach(function (id) { if (!now[id] && returning[id]) now[id] = returning[id]; });
       returning = now;
       box.textContent = "";
@@ -351,14 +347,9 @@
         visiting = {}; box.appendChild(el("p", { "class": "empty" }, "暂无待回访工单")); return;
       }
       // A card being filled in is kept as it is (a live refresh must not empty its note).
-      var list = el("ul", { "class": "cards" }), now = {};
-      items.forEach(function (incident) {
-        var kept = visiting[incident.id];
-        now[incident.id] = kept && kept.getAttribute("data-version") === String(incident.version)
-          ? kept : visitCard(incident);
-        list.appendChild(now[incident.id]);
-      });
-      visiting = now;
+      var list = el("ul", { "class": "cards" });
+      visiting = P.kept(items, visiting, visitCard);
+      Object.keys(visiting).forEach(function (id) { list.appendChild(visiting[id]); });
       box.appendChild(list);
     }).catch(function (e) { say($("visits"), P.refusal(e), "refused"); });
   }

@@ -158,6 +158,19 @@ var Pages = (function () {
     if (was.holder !== now.holder) said.push("认领人 " + (was.holder || "无") + " → " + (now.holder || "无"));
     return said.join("；");
   }
+  // The cards of a list of orders after a read: a card shown before is kept while its order
+  // is unchanged (what is typed in it, and what it says, stay through a live refresh), or while
+  // ``stays(id)`` says so; the others are made anew. Cards by id, in the order of ``items``.
+  function kept(items, before, make, stays) {
+    var now = {};
+    items.forEach(function (incident) {
+      var card = before[incident.id];
+      now[incident.id] = card && ((stays && stays(incident.id)) ||
+                                  card.getAttribute("data-version") === String(incident.version))
+        ? card : make(incident);
+    });
+    return now;
+  }
   // A version conflict (409) on an order the page showed as ``was``: the order reloaded, once
   // the projections show the version the API named, and what changed, with the API's message.
   // Resolves {now, text}; now is null when the order can no longer be read (moved away).
@@ -171,7 +184,7 @@ var Pages = (function () {
   }
   return { config: CONFIG, KEY: KEY, HOME: HOME, L: L, $: $, el: el, api: api, ifMatch: ifMatch,
            start: start, notice: notice, local: local, countdown: countdown, describe: describe,
-           items: items, percent: percent, home: home, live: live, unitName: unitName,
+           items: items, kept: kept, percent: percent, home: home, live: live, unitName: unitName,
            token: token, refusal: refusal, within: within, reload: reload, changes: changes,
            conflict: conflict };
 })();

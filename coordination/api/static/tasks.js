@@ -164,18 +164,13 @@
   // Colleagues' claims in the community. A card is kept while its order is unchanged (so what
   // it said stays); risky work may be taken over by one trained for it, other work not.
   function renderOthers(items) {
-    var box = $("others"), now = {};
+    var box = $("others");
     box.textContent = "";
     box.setAttribute("data-state", items.length ? "shown" : "none");
     if (!items.length) { others = {}; box.appendChild(el("p", { "class": "empty" }, "暂无同事办理中的工单")); return; }
     var list = el("ul", { "class": "cards", id: "others-list" });
-    items.forEach(function (incident) {
-      var kept = others[incident.id];
-      now[incident.id] = kept && kept.getAttribute("data-version") === String(incident.version)
-        ? kept : otherCard(incident);
-      list.appendChild(now[incident.id]);
-    });
-    others = now;
+    others = P.kept(items, others, otherCard);
+    Object.keys(others).forEach(function (id) { list.appendChild(others[id]); });
     box.appendChild(list);
   }
   function holderName(id) { return members[id] ? members[id].name + "（" + id + "）" : id; }
